@@ -1,0 +1,166 @@
+/*
+ * testlib.h - the tiny test harness of libusdt's C tests.
+ *
+ * A test file defines tests with TEST(name) { ... } and ends with TEST_MAIN().
+ * Each test prints one line the runner (tests/run) counts:
+ *   PASS <file>:<name>
+ *   FAIL <file>:<name>: <why>
+ *   SKIP <file>:<name>: <why>
+ * CHECK(cond) fails the test and returns; SKIP_TEST(why) skips it;
+ * SKIP_TRACER(why) skips a test that needs a tracer, and fails it when
+ * CI=true, because CI must run every tracer test for real.
+ * Each test runs in a forked child so a crash fails one test, not the file.
+ */
+#ifndef USDT_TESTLIB_H
+#define USDT_TESTLIB_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct tl_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define TL_MAX_TESTS 256
+static struct tl_test tl_tests[TL_MAX_TESTS];
+static int tl_ntests;
+static int tl_status_fd = -1; /* child -> parent: 'P', 'F'+msg, 'S'+msg */
+
+static void tl_register(const char *name, void (*fn)(void))
+{
+	if (tl_ntests < TL_MAX_TESTS)
+		tl_tests[tl_ntests++] = (struct tl_test){ name, fn };
+}
+
+static void tl_report(char kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tl_report(char kind, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	buf[0] = kind;
+	va_start(ap, fmt);
+	vsnprintf(buf + 1, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (write(tl_status_fd, buf, strlen(buf)) < 0) { /* nothing to do */ }
+	_exit(0);
+}
+
+#define TEST(name)                                                         \
+	static void test_##name(void);                                     \
+	__attribute__((constructor)) static void tl_reg_##name(void)       \
+	{                                                                  \
+		tl_register(#name, test_##name);                            \
+	}                                                                  \
+	static void test_##name(void)
+
+#define FAILF(...) tl_report('F', __VA_ARGS__)
+
+#define CHECK(cond)                                                                 \
+	do {                                                                        \
+		if (!(cond))                                                        \
+			tl_report('F', "%s:%d: CHECK(%s) failed", __FILE__, __LINE__, #cond); \
+	} while (0)
+
+#define CHECK_MSG(cond, ...)                                                        \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			char tl_m_[1024];                                           \
+			snprintf(tl_m_, sizeof(tl_m_), __VA_ARGS__);                \
+			tl_report('F', "%s:%d: %s", __FILE__, __LINE__, tl_m_);     \
+		}                                                                   \
+	} while (0)
+
+#define CHECK_EQ_INT(a, b)                                                          \
+	do {                                                                        \
+		long long tl_a_ = (long long)(a), tl_b_ = (long long)(b);           \
+		if (tl_a_ != tl_b_)                                                 \
+			tl_report('F', "%s:%d: %s == %lld, expected %s == %lld", __FILE__, \
+				  __LINE__, #a, tl_a_, #b, tl_b_);                  \
+	} while (0)
+
+#define CHECK_STREQ(a, b)                                                           \
+	do {                                                                        \
+		const char *tl_a_ = (a), *tl_b_ = (b);                              \
+		if (!tl_a_ || !tl_b_ || strcmp(tl_a_, tl_b_))                       \
+			tl_report('F', "%s:%d: %s is \"%s\", expected \"%s\"", __FILE__, \
+				  __LINE__, #a, tl_a_ ? tl_a_ : "(null)",           \
+				  tl_b_ ? tl_b_ : "(null)");                        \
+	} while (0)
+
+#define SKIP_TEST(...) tl_report('S', __VA_ARGS__)
+
+static inline int tl_in_ci(void)
+{
+	const char *ci = getenv("CI");
+	return ci && (!strcmp(ci, "true") || !strcmp(ci, "1"));
+}
+
+#define SKIP_TRACER(...)                                                            \
+	do {                                                                        \
+		char tl_m_[1024];                                                   \
+		snprintf(tl_m_, sizeof(tl_m_), __VA_ARGS__);                        \
+		if (tl_in_ci())                                                     \
+			tl_report('F', "tracer test cannot skip in CI: %s", tl_m_); \
+		tl_report('S', "%s", tl_m_);                                        \
+	} while (0)
+
+static int tl_main(const char *file, int argc, char **argv)
+{
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	int failed = 0;
+	for (int i = 0; i < tl_ntests; i++) {
+		if (argc > 1 && !strstr(tl_tests[i].name, argv[1]))
+			continue;
+		int fds[2];
+		if (pipe(fds))
+			return 2;
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(fds[0]);
+			tl_status_fd = fds[1];
+			tl_tests[i].fn();
+			tl_report('P', "%s", "");
+		}
+		close(fds[1]);
+		char buf[2048];
+		size_t n = 0;
+		ssize_t r;
+		while (n < sizeof(buf) - 1 && (r = read(fds[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+			n += (size_t)r;
+		buf[n] = 0;
+		close(fds[0]);
+		int st = 0;
+		waitpid(pid, &st, 0);
+		if (n == 0) {
+			printf("FAIL %s:%s: died (%s %d)\n", base, tl_tests[i].name,
+			       WIFSIGNALED(st) ? "signal" : "exit",
+			       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			failed++;
+		} else if (buf[0] == 'P') {
+			printf("PASS %s:%s\n", base, tl_tests[i].name);
+		} else if (buf[0] == 'S') {
+			printf("SKIP %s:%s: %s\n", base, tl_tests[i].name, buf + 1);
+		} else {
+			printf("FAIL %s:%s: %s\n", base, tl_tests[i].name, buf + 1);
+			failed++;
+		}
+		fflush(stdout);
+	}
+	return failed ? 1 : 0;
+}
+
+#define TEST_MAIN()                                         \
+	int main(int argc, char **argv)                     \
+	{                                                   \
+		return tl_main(__FILE__, argc, argv);       \
+	}
+
+#endif
