@@ -263,35 +263,34 @@ USDT_API int usdt_probe_fire_argv(usdt_probe *p, const uint64_t *argv, size_t ar
 #define USDT__NARG_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, N, ...) N
 #define USDT__CAT(a, b) USDT__CAT_(a, b)
 #define USDT__CAT_(a, b) a##b
-#define USDT__MAP1(x) USDT__U64(x)
-#define USDT__FIRE_1(p) usdt_probe_fire0(p)
-#define USDT__FIRE_2(p, a) usdt_probe_fire1(p, USDT__U64(a))
-#define USDT__FIRE_3(p, a, b) usdt_probe_fire2(p, USDT__U64(a), USDT__U64(b))
-#define USDT__FIRE_4(p, a, b, c) usdt_probe_fire3(p, USDT__U64(a), USDT__U64(b), USDT__U64(c))
-#define USDT__FIRE_5(p, a, b, c, d) \
+#define USDT__FIRE_0(p) usdt_probe_fire0(p)
+#define USDT__FIRE_1(p, a) usdt_probe_fire1(p, USDT__U64(a))
+#define USDT__FIRE_2(p, a, b) usdt_probe_fire2(p, USDT__U64(a), USDT__U64(b))
+#define USDT__FIRE_3(p, a, b, c) usdt_probe_fire3(p, USDT__U64(a), USDT__U64(b), USDT__U64(c))
+#define USDT__FIRE_4(p, a, b, c, d) \
 	usdt_probe_fire4(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d))
-#define USDT__FIRE_6(p, a, b, c, d, e) \
+#define USDT__FIRE_5(p, a, b, c, d, e) \
 	usdt_probe_fire5(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e))
-#define USDT__FIRE_7(p, a, b, c, d, e, f)                                                 \
+#define USDT__FIRE_6(p, a, b, c, d, e, f)                                                 \
 	usdt_probe_fire6(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e), \
 			 USDT__U64(f))
-#define USDT__FIRE_8(p, a, b, c, d, e, f, g)                                              \
+#define USDT__FIRE_7(p, a, b, c, d, e, f, g)                                              \
 	usdt_probe_fire7(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e), \
 			 USDT__U64(f), USDT__U64(g))
-#define USDT__FIRE_9(p, a, b, c, d, e, f, g, h)                                           \
+#define USDT__FIRE_8(p, a, b, c, d, e, f, g, h)                                           \
 	usdt_probe_fire8(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e), \
 			 USDT__U64(f), USDT__U64(g), USDT__U64(h))
-#define USDT__FIRE_10(p, a, b, c, d, e, f, g, h, i)                                       \
+#define USDT__FIRE_9(p, a, b, c, d, e, f, g, h, i)                                       \
 	usdt_probe_fire9(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e), \
 			 USDT__U64(f), USDT__U64(g), USDT__U64(h), USDT__U64(i))
-#define USDT__FIRE_11(p, a, b, c, d, e, f, g, h, i, j)                                     \
+#define USDT__FIRE_10(p, a, b, c, d, e, f, g, h, i, j)                                     \
 	usdt_probe_fire10(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e), \
 			  USDT__U64(f), USDT__U64(g), USDT__U64(h), USDT__U64(i), USDT__U64(j))
-#define USDT__FIRE_12(p, a, b, c, d, e, f, g, h, i, j, k)                                  \
+#define USDT__FIRE_11(p, a, b, c, d, e, f, g, h, i, j, k)                                  \
 	usdt_probe_fire11(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e), \
 			  USDT__U64(f), USDT__U64(g), USDT__U64(h), USDT__U64(i), USDT__U64(j),     \
 			  USDT__U64(k))
-#define USDT__FIRE_13(p, a, b, c, d, e, f, g, h, i, j, k, l)                               \
+#define USDT__FIRE_12(p, a, b, c, d, e, f, g, h, i, j, k, l)                               \
 	usdt_probe_fire12(p, USDT__U64(a), USDT__U64(b), USDT__U64(c), USDT__U64(d), USDT__U64(e), \
 			  USDT__U64(f), USDT__U64(g), USDT__U64(h), USDT__U64(i), USDT__U64(j),     \
 			  USDT__U64(k), USDT__U64(l))

@@ -1,0 +1,63 @@
+/*
+ * alloc.c - the library's allocator. Every allocation passes here so a test
+ * build can make the Nth one fail (USDT_FAULT_ALLOC=N, with -DUSDT_FAULTS)
+ * and prove each error path frees what it took.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifdef USDT_FAULTS
+#include <errno.h>
+static long fault_countdown = -1;
+static int fault_init;
+
+static int fault_hit(void)
+{
+	if (!fault_init) {
+		const char *s = getenv("USDT_FAULT_ALLOC");
+		fault_countdown = s ? atol(s) : -1;
+		fault_init = 1;
+	}
+	if (fault_countdown < 0)
+		return 0;
+	if (fault_countdown-- == 0) {
+		errno = ENOMEM;
+		return 1;
+	}
+	return 0;
+}
+#define FAULT() fault_hit()
+#else
+#define FAULT() 0
+#endif
+
+void *usdt__malloc(size_t n)
+{
+	return FAULT() ? NULL : malloc(n);
+}
+
+void *usdt__calloc(size_t n, size_t sz)
+{
+	return FAULT() ? NULL : calloc(n, sz);
+}
+
+void *usdt__realloc(void *p, size_t n)
+{
+	return FAULT() ? NULL : realloc(p, n);
+}
+
+char *usdt__strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = usdt__malloc(n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+void usdt__free(void *p)
+{
+	free(p);
+}
