@@ -84,7 +84,7 @@ $(BUILD)/bin/%: libusdt/tools/%.c $(LIB_A) $(HEADERS)
 tests: $(C_TESTS)
 $(BUILD)/tests/%_test: tests/%_test.c $(LIB_A) $(TESTLIB) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Ilibusdt/src -Itests/lib -o $@ $< $(LIB_A) $(LDLIBS_LIB)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Ilibusdt/src -Itests/lib -o $@ $< $(LIB_A) $(LDLIBS_LIB) -lelf
 
 # Fragments add to these.
 EXAMPLES :=

@@ -1,0 +1,169 @@
+/*
+ * tracer.h - running real tracers (bpftrace, bcc tools, gdb, perf) from C
+ * tests: start a command with its output in a pipe, wait for a line, collect
+ * everything it printed.
+ */
+#ifndef USDT_TEST_TRACER_H
+#define USDT_TEST_TRACER_H
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tracer {
+	pid_t pid;
+	int fd;        /* stdout+stderr of the command */
+	char out[65536];
+	size_t len;
+};
+
+static inline bool tr_have(const char *prog)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+/* Make sure tracefs is there (uprobes need it). */
+static inline void tr_mount_tracefs(void)
+{
+	struct stat st;
+	if (stat("/sys/kernel/tracing/uprobe_events", &st))
+		(void)!system("mount -t tracefs tracefs /sys/kernel/tracing >/dev/null 2>&1");
+}
+
+static inline int tr_start(struct tracer *t, const char *const argv[])
+{
+	int p[2];
+	memset(t, 0, sizeof(*t));
+	if (pipe(p))
+		return -1;
+	fflush(stdout);
+	t->pid = fork();
+	if (t->pid < 0)
+		return -1;
+	if (t->pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		setpgid(0, 0);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	t->fd = p[0];
+	fcntl(t->fd, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+static inline double tr_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Read what is there, waiting up to ms. Returns false on EOF. */
+static inline bool tr_pump(struct tracer *t, int ms)
+{
+	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+	if (poll(&pfd, 1, ms) <= 0)
+		return true;
+	ssize_t n = read(t->fd, t->out + t->len, sizeof(t->out) - 1 - t->len);
+	if (n > 0) {
+		t->len += (size_t)n;
+		t->out[t->len] = 0;
+		return true;
+	}
+	return n < 0;
+}
+
+/* Wait until the output contains needle; false on timeout or exit. */
+static inline bool tr_wait_for(struct tracer *t, const char *needle, double seconds)
+{
+	double end = tr_now() + seconds;
+	while (!strstr(t->out, needle)) {
+		if (tr_now() > end || !tr_pump(t, 50))
+			return strstr(t->out, needle) != NULL;
+	}
+	return true;
+}
+
+/* Wait for the command to exit (killing it with SIGINT, then SIGKILL, after
+ * seconds); collect all output. Returns its exit status or -1. */
+static inline int tr_finish(struct tracer *t, double seconds)
+{
+	double end = tr_now() + seconds;
+	int st = 0;
+	bool sent_int = false;
+	for (;;) {
+		while (tr_pump(t, 20) && t->len < sizeof(t->out) - 1) {
+			struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+			if (poll(&pfd, 1, 0) <= 0)
+				break;
+		}
+		pid_t r = waitpid(t->pid, &st, WNOHANG);
+		if (r == t->pid)
+			break;
+		if (tr_now() > end) {
+			kill(-t->pid, sent_int ? SIGKILL : SIGINT);
+			kill(t->pid, sent_int ? SIGKILL : SIGINT);
+			sent_int = true;
+			end = tr_now() + 5;
+		}
+	}
+	while (tr_pump(t, 50) && t->len < sizeof(t->out) - 1) {
+		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+		if (poll(&pfd, 1, 0) <= 0)
+			break;
+	}
+	close(t->fd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static inline void tr_stop(struct tracer *t)
+{
+	kill(-t->pid, SIGINT);
+	kill(t->pid, SIGINT);
+	tr_finish(t, 5);
+}
+
+/* Wait until *sema becomes non-zero (or zero when want_zero). */
+static inline bool tr_wait_sema(const volatile unsigned short *sema, bool want_zero, double seconds)
+{
+	double end = tr_now() + seconds;
+	while ((*sema != 0) == want_zero) {
+		if (tr_now() > end)
+			return false;
+		usleep(2000);
+	}
+	return true;
+}
+
+/* Count open fds of this process. */
+static inline int tr_count_fds(void)
+{
+	int n = 0;
+	char path[64];
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		struct stat st;
+		if (!lstat(path, &st))
+			n++;
+	}
+	return n;
+}
+
+#endif
