@@ -426,9 +426,9 @@ static int image_open(usdt_provider *prov, struct usdt__image **out)
 		goto fail;
 	}
 	img->bias = (uintptr_t)lm->l_addr;
-	/* The loader must have mapped our bytes: check the first stub. */
-	if (memcmp((const void *)(img->bias + img->layout.text_vaddr),
-		   (const uint8_t *)buf + img->layout.text_vaddr, img->layout.stride)) {
+	/* The loader must have mapped our file: check its headers (not the
+	 * stubs: a tracer attached by path has already patched them). */
+	if (memcmp((const void *)img->bias, buf, 64)) {
 		err = usdt__fail(ENOEXEC, "image %s mapped with unexpected contents", img->stored.path);
 		goto fail;
 	}

@@ -14,7 +14,12 @@
 #ifndef USDT_TESTLIB_H
 #define USDT_TESTLIB_H
 
+/* Messages quote tracer output; cutting it short is fine. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,7 +76,7 @@ static void tl_report(char kind, const char *fmt, ...)
 #define CHECK_MSG(cond, ...)                                                        \
 	do {                                                                        \
 		if (!(cond)) {                                                      \
-			char tl_m_[1024];                                           \
+			char tl_m_[1900];                                           \
 			snprintf(tl_m_, sizeof(tl_m_), __VA_ARGS__);                \
 			tl_report('F', "%s:%d: %s", __FILE__, __LINE__, tl_m_);     \
 		}                                                                   \
@@ -104,7 +109,7 @@ static inline int tl_in_ci(void)
 
 #define SKIP_TRACER(...)                                                            \
 	do {                                                                        \
-		char tl_m_[1024];                                                   \
+		char tl_m_[1900];                                                   \
 		snprintf(tl_m_, sizeof(tl_m_), __VA_ARGS__);                        \
 		if (tl_in_ci())                                                     \
 			tl_report('F', "tracer test cannot skip in CI: %s", tl_m_); \
@@ -119,24 +124,35 @@ static int tl_main(const char *file, int argc, char **argv)
 		if (argc > 1 && !strstr(tl_tests[i].name, argv[1]))
 			continue;
 		int fds[2];
-		if (pipe(fds))
+		if (pipe2(fds, O_CLOEXEC))
 			return 2;
 		fflush(stdout);
 		pid_t pid = fork();
 		if (pid == 0) {
+			/* Own process group: helpers the test forks die with it. */
+			setpgid(0, 0);
 			close(fds[0]);
 			tl_status_fd = fds[1];
 			tl_tests[i].fn();
 			tl_report('P', "%s", "");
 		}
 		close(fds[1]);
+		/* One write carries the result; grandchildren may keep the pipe
+		 * open, so read once rather than to EOF. */
 		char buf[2048];
 		size_t n = 0;
-		ssize_t r;
-		while (n < sizeof(buf) - 1 && (r = read(fds[0], buf + n, sizeof(buf) - 1 - n)) > 0)
-			n += (size_t)r;
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		int timeout_s = getenv("USDT_TEST_CASE_TIMEOUT") ? atoi(getenv("USDT_TEST_CASE_TIMEOUT")) : 300;
+		if (poll(&pfd, 1, timeout_s * 1000) > 0) {
+			ssize_t r = read(fds[0], buf, sizeof(buf) - 1);
+			n = r > 0 ? (size_t)r : 0;
+		} else {
+			snprintf(buf, sizeof(buf), "Ftimed out after %d s", timeout_s);
+			n = strlen(buf);
+		}
 		buf[n] = 0;
 		close(fds[0]);
+		kill(-pid, SIGKILL);
 		int st = 0;
 		waitpid(pid, &st, 0);
 		if (n == 0) {
