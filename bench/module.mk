@@ -1,0 +1,9 @@
+# Benchmarks: bench/<name>_bench.c -> build/bench/<name>_bench, linked with libusdt.a.
+# scripts/bench runs every build/bench/*_bench and bench/*_bench.{sh,py}.
+BENCH_SRCS := $(wildcard bench/*_bench.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+BENCH_DEPS += $(BENCH_BINS)
+
+$(BUILD)/bench/%_bench: bench/%_bench.c $(LIB_A) $(HEADERS) $(wildcard bench/*.h)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(BASE_CFLAGS) -Ilibusdt/src -Itests/lib -Ibench -o $@ $< $(LIB_A) $(LDLIBS_LIB)
