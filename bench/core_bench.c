@@ -10,7 +10,8 @@
  *   c.traced_hit_nop1_ns     the same with the 1-byte-nop site
  *   c.load_{1000,10000,100000}_ms  create + load a provider of N probes (new image)
  *   c.load_10000_cached_ms   the same when the image file already exists
- *   c.image_bytes_per_probe  image file size / probes, 10,000 probes
+ *   c.image_bytes_per_probe  image file size / probes: provider "myapp", 10,000 probes
+ *                            named request__phase_N with 1-3 arguments
  * Per-iteration figures are medians over several runs of a long loop.
  */
 #define _SDT_HAS_SEMAPHORES 1
@@ -91,10 +92,10 @@ static double traced(const char *probe_spec, const volatile unsigned short *sema
 	tr_mount_tracefs();
 	char pidbuf[16], script[1024];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-	snprintf(script, sizeof(script), "%s { @n = count(); }", probe_spec);
+	snprintf(script, sizeof(script), TR_READY "%s { @n = count(); }", probe_spec);
 	const char *argv[] = { "bpftrace", "-p", pidbuf, "-e", script, NULL };
 	struct tracer t;
-	if (tr_start(&t, argv) || !tr_wait_for(&t, "Attaching", 30) || !tr_wait_sema(sema, false, 10)) {
+	if (tr_start(&t, argv) || !tr_wait_ready(&t, 30) || !tr_wait_sema(sema, false, 10)) {
 		tr_stop(&t);
 		return -1;
 	}
@@ -127,14 +128,14 @@ static double dynamic_hits(void *arg)
 	return (bench_now_ns() - t0) / HITS;
 }
 
-static void traced_dynamic(const char *figure, usdt_site site)
+static double traced_dynamic(const char *figure, usdt_site site)
 {
 	struct usdt_provider_opts o = { .sz = sizeof(o), .site = site };
 	usdt_provider *prov = usdt_provider_new_opts(site == USDT_SITE_NOP1 ? "bench_hit1" : "bench_hit5", &o);
 	usdt_probe *p = usdt_probe_new_sig(prov, "hit", "int64_t");
 	if (usdt_provider_load(prov)) {
 		fprintf(stderr, "core_bench: load: %s\n", usdt_errmsg());
-		return;
+		return -1;
 	}
 	char spec[600];
 	snprintf(spec, sizeof(spec), "usdt:%s:%s:hit", usdt_provider_path(prov), usdt_provider_name(prov));
@@ -142,16 +143,22 @@ static void traced_dynamic(const char *figure, usdt_site site)
 	if (v > 0)
 		bench_print(figure, v, "ns");
 	usdt_provider_free(prov);
+	return v;
 }
 
 static char bench_dir[] = "/tmp/usdt-bench-XXXXXX";
 
-static double load_ms(int n, bool fresh, off_t *size)
+/* Create and load a provider of n probes named like real ones. A fresh
+ * provider name per round gives a new image (cold: written to disk);
+ * pname fixes the name (cached: the file exists and is verified). */
+static double load_ms(int n, const char *pname, off_t *size)
 {
 	static int round;
-	char pname[32];
-	/* A fresh name per round gives a new image (cold) unless cached is asked. */
-	snprintf(pname, sizeof(pname), "loadbench%d_%d", n, fresh ? round++ : 0);
+	char fresh[32];
+	if (!pname) {
+		snprintf(fresh, sizeof(fresh), "load%d_%d", n, round++);
+		pname = fresh;
+	}
 	double t0 = bench_now_ns();
 	usdt_provider *p = usdt_provider_new(pname);
 	char name[64];
@@ -204,10 +211,17 @@ int main(void)
 	bench_print("c.fire_6arg_ns", median_of(loop_fire6, p6, n / 5), "ns");
 	bench_print("c.fire_12arg_ns", median_of(loop_fire12, p12, n / 5), "ns");
 
-	double st = traced("usdt:/proc/self/exe:bench:floor", &bench_floor_semaphore, static_hits, NULL);
+	/* bpftrace would resolve /proc/self/exe as itself: name our file. */
+	char exe[512], spec[600];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[el > 0 ? el : 0] = 0;
+	snprintf(spec, sizeof(spec), "usdt:%s:bench:floor", exe);
+	double st = traced(spec, &bench_floor_semaphore, static_hits, NULL);
 	if (st > 0)
 		bench_print("c.static_traced_hit_ns", st, "ns");
-	traced_dynamic("c.traced_hit_ns", USDT_SITE_DEFAULT);
+	double dyn = traced_dynamic("c.traced_hit_ns", USDT_SITE_DEFAULT);
+	if (st > 0 && dyn > 0)
+		bench_print("c.traced_hit_speedup", st / dyn, "x");
 	traced_dynamic("c.traced_hit_nop1_ns", USDT_SITE_NOP1);
 
 	int sizes[] = { 1000, 10000, 100000 };
@@ -215,16 +229,16 @@ int main(void)
 		int runs = sizes[s] >= 100000 ? 5 : 9;
 		double v[9];
 		for (int r = 0; r < runs; r++)
-			v[r] = load_ms(sizes[s], true, NULL);
+			v[r] = load_ms(sizes[s], NULL, NULL);
 		char name[64];
 		snprintf(name, sizeof(name), "c.load_%d_ms", sizes[s]);
 		bench_print(name, bench_median(v, runs), "ms");
 	}
 	off_t size = 0;
 	double v[9];
-	load_ms(10000, false, &size);
+	load_ms(10000, "myapp", &size);
 	for (int r = 0; r < 9; r++)
-		v[r] = load_ms(10000, false, NULL);
+		v[r] = load_ms(10000, "myapp", NULL);
 	bench_print("c.load_10000_cached_ms", bench_median(v, 9), "ms");
 	bench_print("c.image_bytes_per_probe", (double)size / 10000, "B");
 

@@ -1,7 +1,7 @@
 /*
- * hash.c - a fast 128-bit content hash. Images are named and given a
- * build-id from it. It need not resist attackers: an image file is trusted
- * only after its bytes are compared with ours (store.c).
+ * hash.c - a fast 128-bit hash, one-shot or streaming. Images are named and
+ * given a build-id from it. It need not resist attackers: an image file is
+ * trusted only after its bytes are compared with ours (store.c).
  */
 #include <string.h>
 
@@ -25,31 +25,70 @@ static inline uint64_t rd64(const uint8_t *p)
 #define K2 0x8ebc6af09c88c6e3ull
 #define K3 0x589965cc75374cc3ull
 
-void usdt__hash128(const void *data, size_t len, uint64_t out[2])
+/* Two independent lanes, one multiply each per 16 bytes. */
+static inline void block(struct usdt__hasher *h, const uint8_t *p)
 {
-	const uint8_t *p = data;
-	uint64_t a = K0 ^ len, b = K1 + len;
-	size_t n = len;
-	/* Two independent lanes, one multiply each per 16 bytes. */
-	while (n >= 16) {
-		uint64_t w0 = rd64(p), w1 = rd64(p + 8);
-		a = mix(w0 ^ a ^ K2, w1 ^ K1);
-		b = mix(w1 ^ b ^ K3, w0 ^ K0) + a;
-		p += 16;
-		n -= 16;
-	}
-	uint8_t tail[16] = { 0 };
-	memcpy(tail, p, n);
-	a = mix(rd64(tail) ^ a ^ K2, rd64(tail + 8) ^ K1 ^ n);
-	b = mix(rd64(tail + 8) ^ b ^ K3, rd64(tail) ^ K0) + a;
-	out[0] = mix(a ^ K3, b ^ K2);
-	out[1] = mix(b ^ K0, out[0] ^ K1);
+	uint64_t w0 = rd64(p), w1 = rd64(p + 8);
+	h->a = mix(w0 ^ h->a ^ K2, w1 ^ K1);
+	h->b = mix(w1 ^ h->b ^ K3, w0 ^ K0) + h->a;
 }
 
-uint32_t usdt__strhash(const char *s)
+void usdt__hasher_init(struct usdt__hasher *h)
 {
-	uint32_t h = 2166136261u;
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	memset(h, 0, sizeof(*h));
+	h->a = K0;
+	h->b = K1;
+}
+
+void usdt__hasher_update(struct usdt__hasher *h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	h->total += len;
+	if (h->n) {
+		size_t take = 16 - h->n < len ? 16 - h->n : len;
+		memcpy(h->buf + h->n, p, take);
+		h->n += take;
+		p += take;
+		len -= take;
+		if (h->n < 16)
+			return;
+		block(h, h->buf);
+		h->n = 0;
+	}
+	for (; len >= 16; p += 16, len -= 16)
+		block(h, p);
+	memcpy(h->buf, p, len);
+	h->n = len;
+}
+
+void usdt__hasher_final(struct usdt__hasher *h, uint64_t out[2])
+{
+	memset(h->buf + h->n, 0, 16 - h->n);
+	h->a ^= h->total;
+	h->b += (uint64_t)h->n;
+	block(h, h->buf);
+	out[0] = mix(h->a ^ K3, h->b ^ K2);
+	out[1] = mix(h->b ^ K0, out[0] ^ K1);
+}
+
+void usdt__hash128(const void *data, size_t len, uint64_t out[2])
+{
+	struct usdt__hasher h;
+	usdt__hasher_init(&h);
+	usdt__hasher_update(&h, data, len);
+	usdt__hasher_final(&h, out);
+}
+
+uint32_t usdt__strhash(const char *s, size_t len)
+{
+	/* FNV-1a, widened a word at a time for long names. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8)
+		h = (h ^ rd64((const uint8_t *)s + i)) * 0x100000001b3ull;
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	/* FNV's low bits barely depend on the last bytes; tables index by them. */
+	h = mix(h ^ (h >> 29), K1);
+	return (uint32_t)(h ^ (h >> 32));
 }

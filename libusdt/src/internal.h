@@ -60,8 +60,16 @@ USDT__HIDDEN const char *usdt__quote(const char *s, char *buf, size_t bufsz);
 
 /* ---- hash.c ---- */
 /* 128-bit non-cryptographic content hash (identity of images, build-id). */
+struct usdt__hasher {
+	uint64_t a, b, total;
+	uint8_t buf[16];
+	size_t n;
+};
+USDT__HIDDEN void usdt__hasher_init(struct usdt__hasher *h);
+USDT__HIDDEN void usdt__hasher_update(struct usdt__hasher *h, const void *data, size_t len);
+USDT__HIDDEN void usdt__hasher_final(struct usdt__hasher *h, uint64_t out[2]);
 USDT__HIDDEN void usdt__hash128(const void *data, size_t len, uint64_t out[2]);
-USDT__HIDDEN uint32_t usdt__strhash(const char *s);
+USDT__HIDDEN uint32_t usdt__strhash(const char *s, size_t len);
 
 /* ---- alloc.c: every allocation goes through here (fault injection). ---- */
 USDT__HIDDEN void *usdt__malloc(size_t n);
@@ -69,11 +77,14 @@ USDT__HIDDEN void *usdt__calloc(size_t n, size_t sz);
 USDT__HIDDEN void *usdt__realloc(void *p, size_t n);
 USDT__HIDDEN char *usdt__strdup(const char *s);
 USDT__HIDDEN void usdt__free(void *p);
+USDT__HIDDEN void *usdt__pages_alloc(size_t n);
+USDT__HIDDEN void usdt__pages_free(void *p, size_t n);
 
 /* ---- elf_image.c: the ELF writer. ---- */
 struct usdt__image_probe {
 	const char *name;
 	const char *spec;
+	uint16_t name_len, spec_len;
 };
 
 struct usdt__image_layout {
@@ -83,7 +94,40 @@ struct usdt__image_layout {
 	uint8_t build_id[20];
 };
 
-/* Build the image of a provider. *bufp is allocated; free with usdt__free. */
+/* An image about to be written: its layout, identity and inputs. The bytes
+ * are produced on demand (usdt__image_emit), never held whole in memory. */
+struct usdt__image_plan {
+	const struct usdt__arch *arch;
+	const uint8_t *stub;
+	size_t stub_len;
+	const char *provider;
+	size_t provider_len;
+	const struct usdt__image_probe *probes;
+	size_t nprobes;
+	struct usdt__image_layout layout;
+	uint64_t size;          /* bytes in the file */
+	/* offsets (== vaddrs for loaded parts) */
+	uint64_t buildid_off, hash_off, dynsym_off, dynstr_off, dynstr_size, base_off, seg0_end;
+	uint64_t text_off, text_size, dyn_off, probes_off, probes_size, seg2_end;
+	uint64_t notes_off, notes_size, shstr_off, sh_off;
+	char soname[USDT_MAX_NAME + 16];
+	size_t soname_len;
+};
+
+/* Lay out the image of a provider and compute its build-id (a hash of the
+ * definition: same definition, same bytes, same id). */
+USDT__HIDDEN int usdt__image_plan(const struct usdt__arch *arch, usdt_site site,
+				  const char *provider, const struct usdt__image_probe *probes,
+				  size_t nprobes, struct usdt__image_plan *plan);
+
+/* Produce the image's bytes in order, in chunks. sink returns 0 to go on or
+ * a negative errno to stop (which emit then returns). */
+typedef int (*usdt__sink_fn)(const void *data, size_t len, void *ctx);
+USDT__HIDDEN int usdt__image_emit(const struct usdt__image_plan *plan, usdt__sink_fn sink,
+				  void *ctx);
+
+/* Plan and emit into one allocated buffer (tests, fuzzers). *bufp is freed
+ * with usdt__free. */
 USDT__HIDDEN int usdt__image_build(const struct usdt__arch *arch, usdt_site site,
 				   const char *provider, const struct usdt__image_probe *probes,
 				   size_t nprobes, void **bufp, size_t *lenp,
@@ -106,9 +150,8 @@ struct usdt__stored {
 	char *path;     /* what dlopen and tracers use */
 	int memfd;      /* open memfd backing the image, or -1 */
 };
-USDT__HIDDEN int usdt__store(const void *buf, size_t len, const char *provider,
-			     const uint8_t id[20], usdt_storage storage, const char *dir,
-			     struct usdt__stored *out);
+USDT__HIDDEN int usdt__store(const struct usdt__image_plan *plan, usdt_storage storage,
+			     const char *dir, struct usdt__stored *out);
 USDT__HIDDEN void usdt__stored_release(struct usdt__stored *s);
 
 /* ---- provider.c ---- */
@@ -118,9 +161,10 @@ USDT__HIDDEN void usdt__nop_site(void);
 struct usdt_probe {
 	struct usdt__probe_head head; /* first: read inline by usdt_probe_enabled() */
 	usdt_provider *prov;
-	const char *name;
-	const char *spec;
-	uint32_t index;
+	const char *name;       /* stored right after the probe */
+	const char *spec;       /* interned: probes with the same types share it */
+	uint32_t hash;          /* of name, for the provider's lookup table */
+	uint16_t name_len, spec_len;
 	uint8_t argc;
 	uint8_t types[USDT_MAX_ARGS];
 	bool watch_enabled; /* last state the watcher reported */

@@ -57,26 +57,36 @@ uint64_t usdt__now_ns(void)
 
 /* ---- an arena for names and probes: one free, no per-probe malloc ---- */
 
-#define ARENA_CHUNK (64 * 1024)
+/* Chunks double from 16 KiB to 4 MiB, so a small provider stays small and a
+ * large one takes few system calls. */
+#define ARENA_FIRST (16 * 1024)
+#define ARENA_MAX (4 * 1024 * 1024)
 
 struct arena_chunk {
 	struct arena_chunk *next;
-	size_t used, size;
+	size_t used, size; /* size of data[] */
+	bool mapped;
 	max_align_t data[];
 };
 
 static void *arena_alloc(struct usdt__arena *a, size_t n)
 {
-	n = (n + 15) & ~(size_t)15;
+	n = (n + 7) & ~(size_t)7;
 	struct arena_chunk *c = a->head;
 	if (!c || c->size - c->used < n) {
-		size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-		c = usdt__malloc(sizeof(*c) + size);
+		size_t size = c ? c->size * 2 : ARENA_FIRST;
+		if (size > ARENA_MAX)
+			size = ARENA_MAX;
+		while (size < n + sizeof(*c))
+			size *= 2;
+		bool mapped = size >= 256 * 1024;
+		c = mapped ? usdt__pages_alloc(size) : usdt__malloc(size);
 		if (!c)
 			return NULL;
 		c->next = a->head;
 		c->used = 0;
-		c->size = size;
+		c->size = size - sizeof(*c);
+		c->mapped = mapped;
 		a->head = c;
 	}
 	void *p = (char *)c->data + c->used;
@@ -89,19 +99,13 @@ static void arena_free(struct usdt__arena *a)
 	struct arena_chunk *c = a->head;
 	while (c) {
 		struct arena_chunk *next = c->next;
-		usdt__free(c);
+		if (c->mapped)
+			usdt__pages_free(c, c->size + sizeof(*c));
+		else
+			usdt__free(c);
 		c = next;
 	}
 	a->head = NULL;
-}
-
-static char *arena_strdup(struct usdt__arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = arena_alloc(a, n);
-	if (d)
-		memcpy(d, s, n);
-	return d;
 }
 
 /* ---- providers ---- */
@@ -182,19 +186,25 @@ usdt_probe *usdt_provider_probe_at(const usdt_provider *prov, size_t index)
 	return prov->probes[index];
 }
 
-static size_t ht_slot(const usdt_provider *prov, const char *name)
+static size_t ht_slot(const usdt_provider *prov, const char *name, size_t len, uint32_t h)
 {
 	size_t mask = prov->htcap - 1;
-	size_t i = usdt__strhash(name) & mask;
-	while (prov->ht[i] && strcmp(prov->probes[prov->ht[i] - 1]->name, name))
-		i = (i + 1) & mask;
-	return i;
+	size_t i = h & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t v = prov->ht[i];
+		if (!v)
+			return i;
+		const usdt_probe *p = prov->probes[v - 1];
+		if (p->hash == h && p->name_len == len && !memcmp(p->name, name, len))
+			return i;
+	}
 }
 
 usdt_probe *usdt_provider_probe(const usdt_provider *prov, const char *name)
 {
 	if (prov && name && prov->htcap) {
-		uint32_t v = prov->ht[ht_slot(prov, name)];
+		size_t len = strnlen(name, USDT_MAX_NAME + 1);
+		uint32_t v = prov->ht[ht_slot(prov, name, len, usdt__strhash(name, len))];
 		if (v)
 			return prov->probes[v - 1];
 	}
@@ -223,9 +233,53 @@ static int ht_grow(usdt_provider *prov)
 	usdt__free(prov->ht);
 	prov->ht = ht;
 	prov->htcap = cap;
-	for (size_t i = 0; i < prov->nprobes; i++)
-		prov->ht[ht_slot(prov, prov->probes[i]->name)] = (uint32_t)i + 1;
+	for (size_t i = 0; i < prov->nprobes; i++) {
+		const usdt_probe *p = prov->probes[i];
+		prov->ht[ht_slot(prov, p->name, p->name_len, p->hash)] = (uint32_t)i + 1;
+	}
 	return 0;
+}
+
+/* The spec text for a list of types, formatted once per provider. */
+static const struct usdt__spec *spec_intern(usdt_provider *prov, const uint8_t *types, size_t argc)
+{
+	for (size_t i = 0; i < prov->nspecs; i++) {
+		const struct usdt__spec *sp = &prov->specs[i];
+		if (sp->argc == argc && !memcmp(sp->types, types, argc))
+			return sp;
+		/* Providers rarely have more than a handful of distinct signatures;
+		 * past 64 a linear scan costs more than formatting again. */
+		if (i >= 64)
+			break;
+	}
+	char text[USDT_MAX_ARGS * 24];
+	int len = usdt__spec_format(usdt__arch_host(), types, argc, text, sizeof(text));
+	if (len < 0)
+		return NULL;
+	char *copy = arena_alloc(&prov->arena, (size_t)len + 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, text, (size_t)len + 1);
+	if (prov->nspecs == prov->speccap) {
+		if (prov->speccap >= 65)
+			prov->nspecs = 64; /* keep the first 64, recycle the last slot */
+		else {
+			size_t cap = prov->speccap ? prov->speccap * 2 : 8;
+			if (cap > 65)
+				cap = 65;
+			struct usdt__spec *v = usdt__realloc(prov->specs, cap * sizeof(*v));
+			if (!v)
+				return NULL;
+			prov->specs = v;
+			prov->speccap = cap;
+		}
+	}
+	struct usdt__spec *sp = &prov->specs[prov->nspecs++];
+	sp->argc = (uint8_t)argc;
+	memcpy(sp->types, types, argc);
+	sp->len = (uint16_t)len;
+	sp->text = copy;
+	return sp;
 }
 
 static usdt_probe *probe_fail(int err)
@@ -257,7 +311,9 @@ usdt_probe *usdt_probe_new(usdt_provider *prov, const char *name, const usdt_typ
 						     prov->name, name, i + 1, (int)types[i]));
 	if (prov->nprobes >= UINT32_MAX - 1)
 		return probe_fail(usdt__fail(ENOSPC, "provider %s is full", prov->name));
-	if (prov->htcap && prov->ht[ht_slot(prov, name)])
+	size_t name_len = strlen(name);
+	uint32_t h = usdt__strhash(name, name_len);
+	if (prov->htcap && prov->ht[ht_slot(prov, name, name_len, h)])
 		return probe_fail(usdt__fail(EEXIST, "provider %s already has a probe named %s",
 					     prov->name, usdt__quote(name, q, sizeof(q))));
 	if ((prov->nprobes + 1) * 2 > prov->htcap && ht_grow(prov))
@@ -270,29 +326,29 @@ usdt_probe *usdt_probe_new(usdt_provider *prov, const char *name, const usdt_typ
 		prov->probes = v;
 		prov->cap = cap;
 	}
-	const struct usdt__arch *arch = usdt__arch_host();
-	char spec[USDT_MAX_ARGS * 24];
 	uint8_t tb[USDT_MAX_ARGS];
 	for (size_t i = 0; i < argc; i++)
 		tb[i] = (uint8_t)types[i];
-	if (usdt__spec_format(arch, tb, argc, spec, sizeof(spec)) < 0)
-		return probe_fail(usdt__fail(EINVAL, "probe %s: argument spec too long", name));
-	usdt_probe *p = arena_alloc(&prov->arena, sizeof(*p));
-	char *nm = p ? arena_strdup(&prov->arena, name) : NULL;
-	char *sp = nm ? arena_strdup(&prov->arena, spec) : NULL;
-	if (!sp)
+	const struct usdt__spec *spec = spec_intern(prov, tb, argc);
+	/* The probe and its name in one arena block. */
+	usdt_probe *p = spec ? arena_alloc(&prov->arena, sizeof(*p) + name_len + 1) : NULL;
+	if (!p)
 		return probe_fail(usdt__fail(ENOMEM, "out of memory adding probe %s", name));
+	char *nm = (char *)(p + 1);
+	memcpy(nm, name, name_len + 1);
 	memset(p, 0, sizeof(*p));
 	p->head.sema = &usdt__zero_semaphore;
 	p->head.site = (void *)usdt__nop_site;
 	p->prov = prov;
 	p->name = nm;
-	p->spec = sp;
+	p->name_len = (uint16_t)name_len;
+	p->hash = h;
+	p->spec = spec->text;
+	p->spec_len = spec->len;
 	p->argc = (uint8_t)argc;
 	memcpy(p->types, tb, argc);
-	p->index = (uint32_t)prov->nprobes;
 	prov->probes[prov->nprobes++] = p;
-	prov->ht[ht_slot(prov, name)] = (uint32_t)prov->nprobes;
+	prov->ht[ht_slot(prov, name, name_len, h)] = (uint32_t)prov->nprobes;
 	prov->dirty = true;
 	return p;
 }
@@ -383,27 +439,24 @@ static int image_open(usdt_provider *prov, struct usdt__image **out)
 {
 	const struct usdt__arch *arch = usdt__arch_host();
 	struct usdt__image_probe *ip = usdt__malloc(prov->nprobes * sizeof(*ip));
-	if (!ip)
+	struct usdt__image *img = ip ? usdt__calloc(1, sizeof(*img)) : NULL;
+	if (!img) {
+		usdt__free(ip);
 		return usdt__fail(ENOMEM, "out of memory loading provider %s", prov->name);
-	for (size_t i = 0; i < prov->nprobes; i++) {
-		ip[i].name = prov->probes[i]->name;
-		ip[i].spec = prov->probes[i]->spec;
 	}
-	void *buf = NULL;
-	size_t len = 0;
-	struct usdt__image *img = usdt__calloc(1, sizeof(*img));
-	int err = img ? 0 : usdt__fail(ENOMEM, "out of memory loading provider %s", prov->name);
-	if (!err)
-		err = usdt__image_build(arch, prov->site, prov->name, ip, prov->nprobes, &buf, &len,
-					&img->layout);
-	usdt__free(ip);
+	img->stored.memfd = -1;
+	for (size_t i = 0; i < prov->nprobes; i++) {
+		const usdt_probe *p = prov->probes[i];
+		ip[i] = (struct usdt__image_probe){ p->name, p->spec, p->name_len, p->spec_len };
+	}
+	struct usdt__image_plan plan;
+	int err = usdt__image_plan(arch, prov->site, prov->name, ip, prov->nprobes, &plan);
 	if (err)
 		goto fail;
-	img->stored.memfd = -1;
+	img->layout = plan.layout;
 	usdt_storage storage = prov->storage;
 	for (;;) {
-		err = usdt__store(buf, len, prov->name, img->layout.build_id, storage, prov->dir,
-				  &img->stored);
+		err = usdt__store(&plan, storage, prov->dir, &img->stored);
 		if (err)
 			goto fail;
 		dlerror();
@@ -426,9 +479,9 @@ static int image_open(usdt_provider *prov, struct usdt__image **out)
 		goto fail;
 	}
 	img->bias = (uintptr_t)lm->l_addr;
-	/* The loader must have mapped our file: check its headers (not the
-	 * stubs: a tracer attached by path has already patched them). */
-	if (memcmp((const void *)img->bias, buf, 64)) {
+	/* The loader must have mapped our file: check the build-id it carries
+	 * (not the stubs: a tracer attached by path has already patched them). */
+	if (memcmp((const void *)(img->bias + plan.buildid_off + 16), plan.layout.build_id, 20)) {
 		err = usdt__fail(ENOEXEC, "image %s mapped with unexpected contents", img->stored.path);
 		goto fail;
 	}
@@ -444,13 +497,12 @@ static int image_open(usdt_provider *prov, struct usdt__image **out)
 		goto fail;
 	}
 	img->nprobes = prov->nprobes;
-	usdt__free(buf);
+	usdt__free(ip);
 	*out = img;
 	return 0;
 fail:
-	usdt__free(buf);
-	if (img)
-		image_close(img);
+	usdt__free(ip);
+	image_close(img);
 	return err;
 }
 
@@ -600,6 +652,7 @@ void usdt_provider_free(usdt_provider *prov)
 		mine = next;
 	}
 	arena_free(&prov->arena);
+	usdt__free(prov->specs);
 	usdt__free(prov->probes);
 	usdt__free(prov->ht);
 	usdt__free(prov->dir);

@@ -11,6 +11,14 @@ struct usdt__arena {
 	struct arena_chunk *head;
 };
 
+/* An argument spec shared by every probe with the same types. */
+struct usdt__spec {
+	uint8_t argc;
+	uint8_t types[USDT_MAX_ARGS];
+	uint16_t len;
+	const char *text;
+};
+
 /* One mapped image. */
 struct usdt__image {
 	void *handle;                  /* dlopen handle */
@@ -33,6 +41,8 @@ struct usdt_provider {
 	size_t nprobes, cap;
 	uint32_t *ht;                  /* open addressing: probe index + 1 */
 	size_t htcap;
+	struct usdt__spec *specs;      /* interned argument specs by type list */
+	size_t nspecs, speccap;
 	struct usdt__arena arena;
 	struct usdt__image *image;     /* loaded image, or NULL */
 	struct usdt__image *last;      /* retired image that a reload can revive */

@@ -78,37 +78,61 @@ static int open_private_dir(const char *dir, bool create)
 	return fd;
 }
 
-/* 0 if the file open at fd is ours, private, and holds exactly buf.
+struct compare_sink {
+	int fd;
+	uint64_t off;
+	uint8_t chunk[16384];
+};
+
+static int compare_chunk(const void *data, size_t len, void *ctx)
+{
+	struct compare_sink *c = ctx;
+	const uint8_t *want = data;
+	while (len) {
+		size_t n = len < sizeof(c->chunk) ? len : sizeof(c->chunk);
+		ssize_t r = pread(c->fd, c->chunk, n, (off_t)c->off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EBADF;
+		if (memcmp(c->chunk, want, (size_t)r))
+			return -EBADF;
+		c->off += (uint64_t)r;
+		want += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* 0 if the file open at fd is ours, private, and holds exactly our image.
  * Compared with read(), not mmap(): mapping an image the kernel holds
  * uprobes for would install them in this process for a moment, and the
  * kernel's delayed semaphore bookkeeping then skips the real mapping. */
-static int verify_file(int fd, const void *buf, size_t len)
+static int verify_file(int fd, const struct usdt__image_plan *plan)
 {
 	struct stat st;
 	if (fstat(fd, &st))
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) ||
-	    (uint64_t)st.st_size != len)
+	    (uint64_t)st.st_size != plan->size)
 		return -EBADF;
-	uint8_t chunk[16384];
-	const uint8_t *want = buf;
-	size_t off = 0;
-	while (off < len) {
-		size_t n = len - off < sizeof(chunk) ? len - off : sizeof(chunk);
-		ssize_t r = pread(fd, chunk, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EBADF;
-		if (memcmp(chunk, want + off, (size_t)r))
-			return -EBADF;
-		off += (size_t)r;
-	}
-	return 0;
+	struct compare_sink *c = usdt__malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fd = fd;
+	c->off = 0;
+	int err = usdt__image_emit(plan, compare_chunk, c);
+	usdt__free(c);
+	return err;
+}
+
+static int write_chunk(const void *data, size_t len, void *ctx)
+{
+	return write_all(*(int *)ctx, data, len);
 }
 
 /* Write buf as dirfd/name, atomically replacing anything there. */
-static int write_file(int dirfd, const char *name, const void *buf, size_t len)
+static int write_file(int dirfd, const char *name, const struct usdt__image_plan *plan)
 {
 	int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0444);
 	char tmpname[USDT_MAX_NAME + 96] = "";
@@ -122,7 +146,7 @@ static int write_file(int dirfd, const char *name, const void *buf, size_t len)
 		if (fd < 0)
 			return -errno;
 	}
-	int err = write_all(fd, buf, len);
+	int err = usdt__image_emit(plan, write_chunk, &fd);
 	if (!err && !tmpname[0]) {
 		char proc[64];
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -151,7 +175,7 @@ out:
 	return err;
 }
 
-static int store_in_dir(const char *dir, bool create, const void *buf, size_t len,
+static int store_in_dir(const char *dir, bool create, const struct usdt__image_plan *plan,
 			const char *name, struct usdt__stored *out)
 {
 	int dirfd = open_private_dir(dir, create);
@@ -160,8 +184,12 @@ static int store_in_dir(const char *dir, bool create, const void *buf, size_t le
 	int err = 0;
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		err = verify_file(fd, buf, len);
+		err = verify_file(fd, plan);
 		close(fd);
+		if (err == -ENOMEM) {
+			close(dirfd);
+			return usdt__fail(ENOMEM, "out of memory verifying image %s/%s", dir, name);
+		}
 		if (err)
 			usdt__log(USDT_LOG_WARN, "replacing image %s/%s: not ours or not as expected",
 				  dir, name);
@@ -169,7 +197,7 @@ static int store_in_dir(const char *dir, bool create, const void *buf, size_t le
 		err = -errno;
 	}
 	if (err) {
-		err = write_file(dirfd, name, buf, len);
+		err = write_file(dirfd, name, plan);
 		if (err)
 			usdt__set_errmsg("cannot write probe image %s/%s: %s", dir, name,
 					 strerror(-err));
@@ -186,15 +214,14 @@ static int store_in_dir(const char *dir, bool create, const void *buf, size_t le
 	return 0;
 }
 
-static int store_memfd(const void *buf, size_t len, const char *provider,
-		       struct usdt__stored *out)
+static int store_memfd(const struct usdt__image_plan *plan, struct usdt__stored *out)
 {
 	char name[USDT_MAX_NAME + 8];
-	snprintf(name, sizeof(name), "usdt:%s", provider);
+	snprintf(name, sizeof(name), "usdt:%s", plan->provider);
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return usdt__fail(errno, "memfd_create failed: %s", strerror(errno));
-	int err = write_all(fd, buf, len);
+	int err = usdt__image_emit(plan, write_chunk, &fd);
 	if (!err && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL))
 		err = -errno;
 	if (!err) {
@@ -211,46 +238,46 @@ static int store_memfd(const void *buf, size_t len, const char *provider,
 	return 0;
 }
 
-int usdt__store(const void *buf, size_t len, const char *provider, const uint8_t id[20],
-		usdt_storage storage, const char *dir, struct usdt__stored *out)
+int usdt__store(const struct usdt__image_plan *plan, usdt_storage storage, const char *dir,
+		struct usdt__stored *out)
 {
 	out->path = NULL;
 	out->memfd = -1;
 	if (storage == USDT_STORAGE_MEMFD)
-		return store_memfd(buf, len, provider, out);
+		return store_memfd(plan, out);
 
 	char name[USDT_MAX_NAME + 48];
-	int n = snprintf(name, sizeof(name), "%s-", provider);
+	const uint8_t *id = plan->layout.build_id;
+	int n = snprintf(name, sizeof(name), "%s-", plan->provider);
 	for (int i = 0; i < 16; i++)
 		n += snprintf(name + n, sizeof(name) - (size_t)n, "%02x", id[i]);
 	snprintf(name + n, sizeof(name) - (size_t)n, ".so");
 
 	int err = -EACCES;
+	const char *env = getenv("USDT_DIR");
 	if (dir) {
-		err = store_in_dir(dir, true, buf, len, name, out);
+		err = store_in_dir(dir, true, plan, name, out);
+	} else if (env && *env) {
+		err = store_in_dir(env, true, plan, name, out);
 	} else {
-		const char *env = getenv("USDT_DIR");
-		if (env && *env) {
-			err = store_in_dir(env, true, buf, len, name, out);
-		} else {
-			char cand[PATH_MAX];
-			const char *xdg = getenv("XDG_RUNTIME_DIR");
-			unsigned uid = (unsigned)geteuid();
-			if (xdg && *xdg && snprintf(cand, sizeof(cand), "%s/usdt", xdg) < (int)sizeof(cand))
-				err = store_in_dir(cand, true, buf, len, name, out);
-			if (err) {
-				snprintf(cand, sizeof(cand), "/tmp/usdt-%u", uid);
-				err = store_in_dir(cand, true, buf, len, name, out);
-			}
-			if (err) {
-				snprintf(cand, sizeof(cand), "/var/tmp/usdt-%u", uid);
-				err = store_in_dir(cand, true, buf, len, name, out);
-			}
+		char cand[PATH_MAX];
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+		unsigned uid = (unsigned)geteuid();
+		if (xdg && *xdg && snprintf(cand, sizeof(cand), "%s/usdt", xdg) < (int)sizeof(cand))
+			err = store_in_dir(cand, true, plan, name, out);
+		if (err && err != -ENOMEM) {
+			snprintf(cand, sizeof(cand), "/tmp/usdt-%u", uid);
+			err = store_in_dir(cand, true, plan, name, out);
+		}
+		if (err && err != -ENOMEM) {
+			snprintf(cand, sizeof(cand), "/var/tmp/usdt-%u", uid);
+			err = store_in_dir(cand, true, plan, name, out);
 		}
 	}
 	if (err && err != -ENOMEM && storage == USDT_STORAGE_AUTO) {
-		usdt__log(USDT_LOG_INFO, "provider %s: %s; using a memfd", provider, usdt_errmsg());
-		return store_memfd(buf, len, provider, out);
+		usdt__log(USDT_LOG_INFO, "provider %s: %s; using a memfd", plan->provider,
+			  usdt_errmsg());
+		return store_memfd(plan, out);
 	}
 	return err;
 }

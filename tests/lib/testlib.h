@@ -151,6 +151,10 @@ static int tl_main(const char *file, int argc, char **argv)
 			n = strlen(buf);
 		}
 		buf[n] = 0;
+		/* One line per result: the runner counts lines. */
+		for (size_t k = 0; k < n; k++)
+			if (buf[k] == '\n')
+				buf[k] = (k + 1 < n) ? '|' : ' ';
 		close(fds[0]);
 		kill(-pid, SIGKILL);
 		int st = 0;

@@ -133,6 +133,18 @@ static inline int tr_finish(struct tracer *t, double seconds)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* bpftrace runs BEGIN after attaching every probe, so a script that starts
+ * with BEGIN { printf("READY\n"); } is fully attached once READY shows.
+ * (The semaphore alone is not enough: the kernel raises it when the uprobe
+ * is registered, before bpftrace connects its program, and hits in between
+ * are lost.) */
+#define TR_READY "BEGIN { printf(\"READY\\n\"); } "
+
+static inline bool tr_wait_ready(struct tracer *t, double seconds)
+{
+	return tr_wait_for(t, "READY\n", seconds);
+}
+
 static inline void tr_stop(struct tracer *t)
 {
 	kill(-t->pid, SIGINT);

@@ -111,13 +111,12 @@ TEST(bpftrace_by_path_before_load_and_semaphore_follows_attach)
 
 	char script[1024];
 	snprintf(script, sizeof(script),
-		 "usdt:%s:bt_path:signed_min { printf(\"pid %%d arg0 %%d s %%s\\n\", pid, arg0, str(arg4)); exit(); }",
+		 TR_READY "usdt:%s:bt_path:signed_min { printf(\"pid %%d arg0 %%d s %%s\\n\", pid, arg0, str(arg4)); exit(); }",
 		 path);
 	const char *argv[] = { "bpftrace", "-e", script, NULL };
 	struct tracer t;
 	CHECK(tr_start(&t, argv) == 0);
-	CHECK_MSG(tr_wait_for(&t, "Attaching", 20), "bpftrace did not attach: %s", t.out);
-	usleep(200000);
+	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace did not attach: %s", t.out);
 
 	/* Loaded after the tracer attached by path: the kernel arms it. */
 	p = typed_provider("bt_path");
@@ -152,13 +151,13 @@ TEST(traced_hits_deliver_every_value_and_keep_caller_state)
 	char pidbuf[16], script[1024];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
 	snprintf(script, sizeof(script),
-		 "usdt:%s:bt_many:hit { @n = count(); @s0 = sum(arg0); @s5 = sum(arg5); "
+		 TR_READY "usdt:%s:bt_many:hit { @n = count(); @s0 = sum(arg0); @s5 = sum(arg5); "
 		 "if (arg1 != arg0 * 3 || arg2 != -arg0 || arg3 != 7 || arg4 != arg0 + 1 || arg5 != (arg0 ^ 0x55)) { @bad = count(); } }",
 		 usdt_provider_path(p));
 	const char *argv[] = { "bpftrace", "-p", pidbuf, "-e", script, NULL };
 	struct tracer t;
 	CHECK(tr_start(&t, argv) == 0);
-	CHECK_MSG(tr_wait_for(&t, "Attaching", 20), "bpftrace did not attach: %s", t.out);
+	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace did not attach: %s", t.out);
 	CHECK(tr_wait_sema(usdt_probe_semaphore(h), false, 5));
 	enum { N = 20000 };
 	volatile int64_t guard = 0x1234;
@@ -280,12 +279,12 @@ TEST(memfd_provider_is_traced_by_pid)
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	char pidbuf[16], script[512];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-	snprintf(script, sizeof(script), "usdt:%s:bt_memfd:a { printf(\"M %%d %%s\\n\", arg0, str(arg1)); exit(); }",
+	snprintf(script, sizeof(script), TR_READY "usdt:%s:bt_memfd:a { printf(\"M %%d %%s\\n\", arg0, str(arg1)); exit(); }",
 		 usdt_provider_path(p));
 	const char *argv[] = { "bpftrace", "-p", pidbuf, "-e", script, NULL };
 	struct tracer t;
 	CHECK(tr_start(&t, argv) == 0);
-	CHECK_MSG(tr_wait_for(&t, "Attaching", 20), "bpftrace: %s", t.out);
+	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace: %s", t.out);
 	CHECK(tr_wait_sema(usdt_probe_semaphore(a), false, 5));
 	USDT_FIRE(a, 42, "memfd");
 	tr_finish(&t, 10);
