@@ -58,7 +58,8 @@ static inline int tr_start(struct tracer *t, const char *const argv[])
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
-		setpgid(0, 0);
+		/* Stays in the test's process group: a failing test takes its
+		 * tracers down with it. */
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -118,7 +119,6 @@ static inline int tr_finish(struct tracer *t, double seconds)
 		if (r == t->pid)
 			break;
 		if (tr_now() > end) {
-			kill(-t->pid, sent_int ? SIGKILL : SIGINT);
 			kill(t->pid, sent_int ? SIGKILL : SIGINT);
 			sent_int = true;
 			end = tr_now() + 5;
@@ -147,7 +147,6 @@ static inline bool tr_wait_ready(struct tracer *t, double seconds)
 
 static inline void tr_stop(struct tracer *t)
 {
-	kill(-t->pid, SIGINT);
 	kill(t->pid, SIGINT);
 	tr_finish(t, 5);
 }
