@@ -101,13 +101,13 @@ demo: deps all
 	scripts/demo
 
 test: deps all tests $(EXTRA_TEST_DEPS)
-	tests/run
+	BUILD=$(BUILD) tests/run
 
 check: all tests $(EXTRA_TEST_DEPS)
-	tests/run
+	BUILD=$(BUILD) tests/run
 
 bench: deps all $(BENCH_DEPS)
-	scripts/bench
+	BUILD=$(BUILD) scripts/bench
 
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
