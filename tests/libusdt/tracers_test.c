@@ -292,4 +292,39 @@ TEST(memfd_provider_is_traced_by_pid)
 	usdt_provider_free(p);
 }
 
+TEST(meta_probes_announce_load_and_unload_with_name_and_path)
+{
+	REQUIRE("bpftrace");
+	/* This test links libusdt statically: its probes are in our own executable. */
+	char exe[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	CHECK(n > 0);
+	exe[n] = 0;
+	char pidbuf[16], script[1536];
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
+	snprintf(script, sizeof(script),
+		 TR_READY "usdt:%s:libusdt:provider__load { printf(\"L %%s %%s\\n\", str(arg0, 16), str(arg1)); }"
+		 " usdt:%s:libusdt:provider__unload { printf(\"U %%s %%s\\n\", str(arg0, 16), str(arg1)); exit(); }",
+		 exe, exe);
+	/* Image paths are longer than bpftrace's default 64-byte strings. */
+	const char *argv[] = { "env", "BPFTRACE_STRLEN=160", "bpftrace", "-p", pidbuf, "-e", script, NULL };
+	struct tracer t;
+	CHECK(tr_start(&t, argv) == 0);
+	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace did not attach: %s", t.out);
+	usdt_provider *p = typed_provider("meta_watch");
+	char want_l[700], want_u[700];
+	double end = tr_now() + 10;
+	while (!strstr(t.out, "U meta_watch") && tr_now() < end) {
+		CHECK_EQ_INT(usdt_provider_load(p), 0);
+		snprintf(want_l, sizeof(want_l), "L meta_watch %s\n", usdt_provider_path(p));
+		snprintf(want_u, sizeof(want_u), "U meta_watch %s\n", usdt_provider_path(p));
+		CHECK_EQ_INT(usdt_provider_unload(p), 0);
+		tr_pump(&t, 20);
+	}
+	tr_finish(&t, 10);
+	CHECK_MSG(strstr(t.out, want_l), "no load event %s in: %s", want_l, t.out);
+	CHECK_MSG(strstr(t.out, want_u), "no unload event in: %s", t.out);
+	usdt_provider_free(p);
+}
+
 TEST_MAIN()
