@@ -79,3 +79,19 @@ void usdt__pages_free(void *p, size_t n)
 	if (p)
 		munmap(p, n);
 }
+
+/* Blocks whose size is known at free time: populated pages when large. */
+#define BIG_BLOCK (64 * 1024)
+
+void *usdt__block_alloc(size_t n)
+{
+	return n >= BIG_BLOCK ? usdt__pages_alloc(n) : usdt__malloc(n);
+}
+
+void usdt__block_free(void *p, size_t n)
+{
+	if (n >= BIG_BLOCK)
+		usdt__pages_free(p, n);
+	else
+		usdt__free(p);
+}

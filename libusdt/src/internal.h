@@ -79,6 +79,8 @@ USDT__HIDDEN char *usdt__strdup(const char *s);
 USDT__HIDDEN void usdt__free(void *p);
 USDT__HIDDEN void *usdt__pages_alloc(size_t n);
 USDT__HIDDEN void usdt__pages_free(void *p, size_t n);
+USDT__HIDDEN void *usdt__block_alloc(size_t n);
+USDT__HIDDEN void usdt__block_free(void *p, size_t n);
 
 /* ---- elf_image.c: the ELF writer. ---- */
 struct usdt__image_probe {

@@ -79,7 +79,7 @@ static void *arena_alloc(struct usdt__arena *a, size_t n)
 			size = ARENA_MAX;
 		while (size < n + sizeof(*c))
 			size *= 2;
-		bool mapped = size >= 256 * 1024;
+		bool mapped = size >= 64 * 1024;
 		c = mapped ? usdt__pages_alloc(size) : usdt__malloc(size);
 		if (!c)
 			return NULL;
@@ -438,10 +438,11 @@ static void image_close(struct usdt__image *img)
 static int image_open(usdt_provider *prov, struct usdt__image **out)
 {
 	const struct usdt__arch *arch = usdt__arch_host();
-	struct usdt__image_probe *ip = usdt__malloc(prov->nprobes * sizeof(*ip));
+	size_t ip_size = prov->nprobes * sizeof(struct usdt__image_probe);
+	struct usdt__image_probe *ip = usdt__block_alloc(ip_size);
 	struct usdt__image *img = ip ? usdt__calloc(1, sizeof(*img)) : NULL;
 	if (!img) {
-		usdt__free(ip);
+		usdt__block_free(ip, ip_size);
 		return usdt__fail(ENOMEM, "out of memory loading provider %s", prov->name);
 	}
 	img->stored.memfd = -1;
@@ -497,11 +498,11 @@ static int image_open(usdt_provider *prov, struct usdt__image **out)
 		goto fail;
 	}
 	img->nprobes = prov->nprobes;
-	usdt__free(ip);
+	usdt__block_free(ip, ip_size);
 	*out = img;
 	return 0;
 fail:
-	usdt__free(ip);
+	usdt__block_free(ip, ip_size);
 	image_close(img);
 	return err;
 }
