@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# usdt_gen_test.sh - usdt-gen turns a .d file into a header of static probes:
+# it compiles as C and C++, the notes carry the declared sizes and signedness,
+# arguments are evaluated only while traced, bpftrace reads every type
+# exactly, and bad files give file:line:col errors.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+gen=$BUILD/bin/usdt-gen
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+T=usdt_gen_test.sh
+pass() { echo "PASS $T:$1"; }
+fail() { echo "FAIL $T:$1: $(printf '%s' "$2" | tr '\n' '|' | cut -c1-700)"; }
+
+cat >"$tmp/gent.d" <<'D'
+#pragma D attributes Evolving/Evolving/Common provider gent provider
+provider gent {
+	probe small(int8_t a, uint8_t b, int16_t c, uint16_t d, int32_t e, uint32_t f);
+	probe wide(int64_t a, uint64_t b, char *s, long c, unsigned char d, void *p);
+	probe side__effect(int n);
+	probe nothing();
+};
+D
+cat >"$tmp/prog.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdint.h>
+#include "gent_probes.h"
+static int calls;
+static int side(void) { return ++calls; }
+int main(int argc, char **argv)
+{
+	const char *s = "h\xc3\xa9llo";
+	puts(s); /* bpftrace cannot read a page the process never touched */
+	long rounds = argc > 1 ? strtol(argv[1], NULL, 10) : 0;
+	for (long i = 0; rounds ? i < rounds : calls < 3; i++) {
+		/* Arguments wider than declared: the macros convert them. */
+		GENT_SMALL(-1, 255, -32768, 65535, INT32_MIN, 4294967295u);
+		GENT_WIDE(INT64_MIN, UINT64_MAX, s, -2L, 200, (void *)0x1234);
+		GENT_SIDE_EFFECT(side());
+		GENT_NOTHING();
+		if (GENT_NOTHING_ENABLED())
+			usleep(1000);
+		if (!rounds)
+			usleep(2000);
+	}
+	printf("calls %d\n", calls);
+	return 0;
+}
+C
+
+if "$gen" -o "$tmp/gent_probes.h" "$tmp/gent.d" 2>"$tmp/err" &&
+	cc -O2 -Wall -Wextra -Werror -I"$tmp" -Ilibusdt/include -x c "$tmp/prog.c" -o "$tmp/prog" 2>>"$tmp/err" &&
+	c++ -O2 -Wall -Wextra -I"$tmp" -Ilibusdt/include -x c++ "$tmp/prog.c" -o "$tmp/prog_cc" 2>>"$tmp/err"; then
+	pass header_compiles_as_c_and_cxx
+else
+	fail header_compiles_as_c_and_cxx "$(cat "$tmp/err")"
+fi
+
+# Note argument sizes: the declared ones, whatever was passed, in C and C++.
+sizes() { readelf -n "$1" | awk -v p="$2" '/Name:/ { n = $2 } /Arguments:/ && n == p {
+	s = ""; for (i = 2; i <= NF; i++) { split($i, a, "@"); s = s a[1] " " } print s; exit }'; }
+ok=true
+for bin in "$tmp/prog" "$tmp/prog_cc"; do
+	got_small=$(sizes "$bin" small); got_wide=$(sizes "$bin" wide); got_side=$(sizes "$bin" side__effect)
+	[ "$got_small" = "-1 1 -2 2 -4 4 " ] && [ "$got_wide" = "-8 8 8 -8 1 8 " ] && [ "$got_side" = "-4 " ] ||
+		{ ok=false; fail notes_carry_declared_sizes_and_signedness "$bin: small '$got_small' wide '$got_wide' side '$got_side'"; }
+done
+sema=$(readelf -n "$tmp/prog" | awk '/Name: small/ { getline; print $NF }')
+sect=$(readelf -SW "$tmp/prog" | awk '$2 == ".probes" { print $2 }')
+[ "$sema" != "0x0000000000000000" ] && [ "$sect" = .probes ] || { ok=false; fail notes_carry_declared_sizes_and_signedness "semaphore $sema section $sect"; }
+$ok && pass notes_carry_declared_sizes_and_signedness
+
+out=$("$tmp/prog" 1000 | tail -1)
+[ "$out" = "calls 0" ] && pass untraced_probe_does_not_evaluate_its_arguments ||
+	fail untraced_probe_does_not_evaluate_its_arguments "$out"
+
+# Errors: the parser's message, prefixed, exit 1; nothing written.
+printf 'provider x {\n  probe a(int)\n};\n' >"$tmp/bad.d"
+out=$("$gen" -o "$tmp/bad.h" "$tmp/bad.d" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$out" = "usdt-gen: $tmp/bad.d:3:1: expected ';' after the probe declaration, found '}'" ] &&
+	[ ! -e "$tmp/bad.h" ] && [ -z "$(ls "$tmp" | grep tmp)" ] && pass errors_name_file_line_column ||
+	fail errors_name_file_line_column "exit $rc: $out"
+out=$("$gen" "$tmp/none.d" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$out" = "usdt-gen: $tmp/none.d: No such file or directory" ] &&
+	"$gen" --check "$tmp/gent.d" && ! "$gen" >/dev/null 2>&1 && pass check_mode_and_usage ||
+	fail check_mode_and_usage "exit $rc: $out"
+
+# The shipped providers generate and compile.
+ok=true
+for d in providers/*.d; do
+	n=$(basename "$d" .d)
+	if ! "$gen" -o "$tmp/${n}_probes.h" "$d" 2>"$tmp/err" ||
+		! printf '#include "%s_probes.h"\nint main(void){return 0;}\n' "$n" | cc -Wall -Werror -I"$tmp" -Ilibusdt/include -x c - -o /dev/null 2>>"$tmp/err"; then
+		ok=false; fail shipped_providers_generate "$d: $(cat "$tmp/err")"
+	fi
+done
+$ok && pass shipped_providers_generate
+
+if ! command -v bpftrace >/dev/null; then
+	if [ "${CI:-}" = true ]; then fail bpftrace_reads_every_type_exactly "bpftrace missing (CI)"
+	else echo "SKIP $T:bpftrace_reads_every_type_exactly: bpftrace missing"; fi
+	exit 0
+fi
+mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+for bin in "$tmp/prog" "$tmp/prog_cc"; do
+	bpftrace -e 'BEGIN { printf("READY\n"); }
+usdt:'"$bin"':gent:small /@s == 0/ { @s = 1; printf("S %d %u %d %u %d %u\n", arg0, arg1, arg2, arg3, arg4, arg5); }
+usdt:'"$bin"':gent:wide /@w == 0/ { @w = 1; printf("W %ld %lu %s %ld %u %lx\n", arg0, arg1, str(arg2), arg3, arg4, arg5); }
+usdt:'"$bin"':gent:side__effect { printf("E %d\n", arg0); }
+usdt:'"$bin"':gent:nothing /@n == 0/ { @n = 1; printf("N\n"); }' >"$tmp/bt.out" 2>&1 &
+	bt=$!
+	for _ in $(seq 400); do grep -q READY "$tmp/bt.out" && break; sleep 0.05; done
+	out=$(timeout 20 "$bin" 0 | tail -1)
+	sleep 0.2; kill -INT $bt; wait $bt 2>/dev/null
+	if grep -q '^S -1 255 -32768 65535 -2147483648 4294967295$' "$tmp/bt.out" &&
+		grep -q $'^W -9223372036854775808 18446744073709551615 h\xc3\xa9llo -2 200 1234$' "$tmp/bt.out" &&
+		grep -q '^E 1$' "$tmp/bt.out" && grep -q '^N$' "$tmp/bt.out" && [ "$out" = "calls 3" ]; then
+		pass "bpftrace_reads_every_type_exactly_$(basename "$bin")"
+	else
+		fail "bpftrace_reads_every_type_exactly_$(basename "$bin")" "program: $out; bpftrace: $(cat "$tmp/bt.out")"
+	fi
+done
