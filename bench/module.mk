@@ -4,6 +4,10 @@ BENCH_SRCS := $(wildcard bench/*_bench.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 BENCH_DEPS += $(BENCH_BINS)
 
-$(BUILD)/bench/%_bench: bench/%_bench.c $(LIB_A) $(HEADERS) $(wildcard bench/*.h)
+$(BUILD)/bench/include/%_probes.h: bench/%.d $(BUILD)/bin/usdt-gen
 	@mkdir -p $(@D)
-	$(CC) -O2 -g $(BASE_CFLAGS) -Ilibusdt/src -Itests/lib -Ibench -o $@ $< $(LIB_A) $(LDLIBS_LIB)
+	$(BUILD)/bin/usdt-gen -o $@ $<
+
+$(BUILD)/bench/%_bench: bench/%_bench.c $(LIB_A) $(HEADERS) $(wildcard bench/*.h) $(BUILD)/bench/include/bench_probes.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(BASE_CFLAGS) -Ilibusdt/src -Itests/lib -Ibench -I$(BUILD)/bench/include -o $@ $< $(LIB_A) $(LDLIBS_LIB)
