@@ -11,13 +11,16 @@
  *   gc__done                             objects freed, heap bytes in use after
  *   object__alloc / object__free         kind of object, size in bytes
  *   error                                message, source file, line
+ *
+ * Counts and sizes are signed 64-bit: tools (usdt list) read 8-byte unsigned
+ * arguments as pointers or strings.
  */
 provider vm {
 	probe function__entry(char *name, char *file, int line);
 	probe function__return(char *name, char *file, int line);
-	probe gc__start(uint64_t heap_bytes);
-	probe gc__done(uint64_t freed, uint64_t heap_bytes);
-	probe object__alloc(char *kind, uint64_t size);
-	probe object__free(char *kind, uint64_t size);
+	probe gc__start(int64_t heap_bytes);
+	probe gc__done(int64_t freed, int64_t heap_bytes);
+	probe object__alloc(char *kind, int64_t size);
+	probe object__free(char *kind, int64_t size);
 	probe error(char *message, char *file, int line);
 };

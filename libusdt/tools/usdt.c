@@ -1,0 +1,338 @@
+/*
+ * usdt - list the USDT probes of a running process or of an ELF file, each
+ * with a bpftrace line ready to paste.
+ *
+ *   usdt list [-P PROVIDER] [--no-str] PID|FILE
+ *
+ * For a process, every executable file mapping is read for probe notes:
+ * programs, shared libraries, and libusdt's dynamic images (files or
+ * memfds). Semaphores are read from the process's memory, so the listing
+ * says which probes are being traced right now.
+ *
+ * Exit status: 0 listed (possibly nothing), 1 error (no such process, not
+ * an ELF file, permission denied), 2 usage.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "elf_notes.h"
+
+static const char *filter_provider;
+static bool no_str;
+static int pid;           /* 0: a file */
+static unsigned listed;
+
+struct target {
+	const char *path;  /* what bpftrace attaches to */
+	uintptr_t bias;
+};
+
+/* One argument of a note's spec ("-4@%esi") as bpftrace prints it. */
+struct arg {
+	int size; /* negative: signed */
+};
+
+static int parse_args(const char *spec, struct arg *out, int max)
+{
+	int n = 0;
+	const char *p = spec;
+	while (*p && n < max) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		char *end;
+		long size = strtol(p, &end, 10);
+		out[n++].size = (end != p && *end == '@') ? (int)size : 0;
+		while (*p && *p != ' ')
+			p++;
+	}
+	return n;
+}
+
+static const char *type_name(int size)
+{
+	switch (size) {
+	case -1: return "int8";
+	case 1: return "uint8";
+	case -2: return "int16";
+	case 2: return "uint16";
+	case -4: return "int32";
+	case 4: return "uint32";
+	case -8: return "int64";
+	case 8: return no_str ? "uint64" : "ptr";
+	default: return "?";
+	}
+}
+
+static unsigned short read_sema(uintptr_t addr)
+{
+	unsigned short v = 0;
+	if (!pid) {
+		return 0;
+	}
+	struct iovec local = { &v, sizeof(v) }, remote = { (void *)addr, sizeof(v) };
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(v))
+		return 0xffff; /* unreadable */
+	return v;
+}
+
+static int print_probe(const struct usdt__note *n, void *ctx)
+{
+	const struct target *t = ctx;
+	if (filter_provider && strcmp(filter_provider, n->provider))
+		return 0;
+	struct arg args[12];
+	int argc = parse_args(n->args, args, 12);
+	printf("%s:%s", n->provider, n->name);
+	printf("  (");
+	for (int i = 0; i < argc; i++)
+		printf("%s%s", i ? ", " : "", type_name(args[i].size));
+	printf(")");
+	if (!n->sema)
+		printf("  no semaphore");
+	else if (!pid)
+		printf("  semaphore");
+	else {
+		unsigned short v = read_sema((uintptr_t)(n->sema + t->bias));
+		if (v == 0xffff)
+			printf("  semaphore unreadable");
+		else
+			printf("  %s", v ? "TRACED" : "untraced");
+	}
+	printf("\n    path %s\n", t->path);
+	/* bpftrace 0.17 reads arg0..arg5: the line names at most six. */
+	char fmt[256] = "", vals[512] = "";
+	int shown = argc < 6 ? argc : 6;
+	for (int i = 0; i < shown; i++) {
+		const char *f;
+		char v[32];
+		switch (args[i].size) {
+		case -1: case -2: case -4: f = "%d"; break;
+		case 1: case 2: case 4: f = "%u"; break;
+		case -8: f = "%ld"; break;
+		default: f = no_str ? "%lu" : "%s"; break;
+		}
+		snprintf(v, sizeof(v), args[i].size == 8 && !no_str ? ", str(arg%d)" : ", arg%d", i);
+		snprintf(fmt + strlen(fmt), sizeof(fmt) - strlen(fmt), "%s%s", i ? " " : "", f);
+		snprintf(vals + strlen(vals), sizeof(vals) - strlen(vals), "%s", v);
+	}
+	char pidopt[32] = "";
+	if (pid)
+		snprintf(pidopt, sizeof(pidopt), "-p %d ", pid);
+	printf("    bpftrace %s-e 'usdt:%s:%s:%s { printf(\"%s:%s%s%s\\n\"%s); }'\n", pidopt, t->path,
+	       n->provider, n->name, n->name, argc ? " " : "", fmt, "", vals);
+	listed++;
+	return 0;
+}
+
+static int list_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "usdt: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	char real[PATH_MAX];
+	struct target t = { realpath(path, real) ? real : path, 0 };
+	int err = usdt__elf_notes_fd(fd, print_probe, &t);
+	close(fd);
+	if (err == -ENOEXEC) {
+		fprintf(stderr, "usdt: %s: not an ELF file\n", path);
+		return 1;
+	}
+	if (err) {
+		fprintf(stderr, "usdt: %s: malformed ELF file (%s)\n", path, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+/* Where the first segment of an ELF file wants to be: the load bias is the
+ * mapping's start minus this. */
+static uint64_t first_vaddr(int fd)
+{
+	Elf64_Ehdr eh;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return 0;
+	for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {
+		Elf64_Phdr ph;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) != (ssize_t)sizeof(ph))
+			return 0;
+		if (ph.p_type == PT_LOAD)
+			return ph.p_vaddr & ~(uint64_t)0xfff;
+	}
+	return 0;
+}
+
+/* A memfd has no path a tracer can open by name: find a descriptor of it. */
+static bool fd_path_for(const char *mapped, char *out, size_t n)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	struct dirent *e;
+	bool found = false;
+	while (!found && (e = readdir(d))) {
+		char link[PATH_MAX], target[PATH_MAX];
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		if (!strcmp(target, mapped)) {
+			snprintf(out, n, "%s", link);
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static int list_pid(void)
+{
+	char maps_path[64];
+	snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", pid);
+	FILE *maps = fopen(maps_path, "r");
+	if (!maps) {
+		if (errno == ENOENT)
+			fprintf(stderr, "usdt: no process %d\n", pid);
+		else
+			fprintf(stderr, "usdt: process %d: %s\n", pid, strerror(errno));
+		return 1;
+	}
+	/* Files with an executable mapping, each once, with the start of the
+	 * mapping of its offset 0. */
+	struct file {
+		char path[PATH_MAX];
+		unsigned long start0, xstart, xend;
+		bool exec;
+	} *files = NULL;
+	size_t nfiles = 0;
+	char line[PATH_MAX + 256];
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long start, end, off, inode;
+		char perms[8], dev[16];
+		int consumed = 0;
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %n", &start, &end, perms, &off, dev, &inode, &consumed) < 6 ||
+		    !inode)
+			continue;
+		char *path = line + consumed;
+		path[strcspn(path, "\n")] = 0;
+		size_t k;
+		for (k = 0; k < nfiles && strcmp(files[k].path, path); k++)
+			;
+		if (k == nfiles) {
+			struct file *v = realloc(files, (nfiles + 1) * sizeof(*files));
+			if (!v) {
+				fprintf(stderr, "usdt: out of memory\n");
+				return 1;
+			}
+			files = v;
+			memset(&files[k], 0, sizeof(files[k]));
+			snprintf(files[k].path, sizeof(files[k].path), "%s", path);
+			files[k].start0 = (unsigned long)-1;
+			nfiles++;
+		}
+		if (off == 0 && files[k].start0 == (unsigned long)-1)
+			files[k].start0 = start;
+		if (perms[2] == 'x' && !files[k].exec) {
+			files[k].exec = true;
+			files[k].xstart = start;
+			files[k].xend = end;
+		}
+	}
+	fclose(maps);
+	int rc = 0;
+	for (size_t k = 0; k < nfiles; k++) {
+		if (!files[k].exec || files[k].start0 == (unsigned long)-1)
+			continue;
+		/* map_files opens the very file mapped, even if deleted or a memfd. */
+		char mf[128];
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, files[k].xstart, files[k].xend);
+		int fd = open(mf, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = open(files[k].path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EACCES || errno == EPERM) {
+				fprintf(stderr, "usdt: %s: %s\n", files[k].path, strerror(errno));
+				rc = 1;
+			}
+			continue;
+		}
+		char attach[PATH_MAX + 32];
+		const char *p = files[k].path;
+		bool gone = strstr(p, " (deleted)") != NULL || !strncmp(p, "/memfd:", 7);
+		if (gone && !fd_path_for(p, attach, sizeof(attach)))
+			snprintf(attach, sizeof(attach), "%s", mf);
+		else if (!gone)
+			snprintf(attach, sizeof(attach), "%s", p);
+		struct target t = { attach, files[k].start0 - first_vaddr(fd) };
+		usdt__elf_notes_fd(fd, print_probe, &t); /* non-ELF mappings: nothing */
+		close(fd);
+	}
+	free(files);
+	return rc;
+}
+
+static int usage(FILE *f, int rc)
+{
+	fprintf(f, "usage: usdt list [-P PROVIDER] [--no-str] PID|FILE\n"
+		   "\n"
+		   "Lists the USDT probes of a running process (every program, library and\n"
+		   "libusdt image it has mapped) or of an ELF file: provider:name, argument\n"
+		   "types, whether it is traced now, the path to attach to, and a bpftrace\n"
+		   "line. 8-byte unsigned arguments are shown as ptr and read with str(),\n"
+		   "which is right for strings (the common case); --no-str prints them as\n"
+		   "numbers.\n"
+		   "\n"
+		   "Exit status: 0 listed, 1 error (no such process, not an ELF file,\n"
+		   "permission denied), 2 usage.\n");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return usage(stdout, 0);
+	if (argc < 3 || strcmp(argv[1], "list"))
+		return usage(stderr, 2);
+	const char *what = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-P") && i + 1 < argc)
+			filter_provider = argv[++i];
+		else if (!strcmp(argv[i], "--no-str"))
+			no_str = true;
+		else if (argv[i][0] == '-' || what)
+			return usage(stderr, 2);
+		else
+			what = argv[i];
+	}
+	if (!what)
+		return usage(stderr, 2);
+	char *end;
+	long n = strtol(what, &end, 10);
+	int rc;
+	if (*what && !*end && n > 0 && n <= INT32_MAX) {
+		pid = (int)n;
+		rc = list_pid();
+	} else {
+		rc = list_file(what);
+	}
+	if (!rc && !listed)
+		fprintf(stderr, "usdt: %s: no probes\n", what);
+	return rc;
+}

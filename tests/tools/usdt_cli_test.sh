@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# usdt_cli_test.sh - `usdt list` against a live process with static probes
+# (minivm, libc) and dynamic ones (a provider the Forth program declares):
+# the same probes bpftrace -l and bcc's tplist see, a pasted bpftrace line
+# that works, and clear errors for a gone pid and a non-ELF file.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+usdt=$BUILD/bin/usdt
+vm=$(realpath "$BUILD/examples/minivm")
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+T=usdt_cli_test.sh
+pass() { echo "PASS $T:$1"; }
+fail() { echo "FAIL $T:$1: $(printf '%s' "$2" | tr '\n' '|' | cut -c1-700)"; }
+need() { # tool test-name
+	command -v "$1" >/dev/null && return 0
+	if [ "${CI:-}" = true ]; then fail "$2" "$1 missing (CI)"; else echo "SKIP $T:$2: $1 missing"; fi
+	return 1
+}
+mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+
+cat >"$tmp/app.fs" <<'FS'
+provider clitest
+probe beat int64 string
+0 begin dup s" lub" fire beat 1 + 10 sleep dup 100000 = until
+FS
+"$vm" "$tmp/app.fs" >/dev/null 2>"$tmp/app.err" &
+app=$!
+for _ in $(seq 100); do grep -q provider "$tmp/app.err" && break; sleep 0.05; done
+
+"$usdt" list $app >"$tmp/list" 2>"$tmp/list.err"; rc=$?
+ours=$(grep -E '^[A-Za-z_][A-Za-z0-9_]*:' "$tmp/list" | cut -d' ' -f1 | sort -u)
+if [ $rc -eq 0 ] && grep -qx 'clitest:beat' <<<"$ours" && grep -qx 'vm:function__entry' <<<"$ours" &&
+	grep -q '^clitest:beat  (int64, ptr)  untraced$' "$tmp/list"; then
+	pass lists_static_and_dynamic_probes_of_a_process
+else
+	fail lists_static_and_dynamic_probes_of_a_process "rc $rc: $(cat "$tmp/list" "$tmp/list.err" | head -20)"
+fi
+
+if need bpftrace same_probes_as_bpftrace_l; then
+	theirs=$(bpftrace -l 'usdt:*' -p $app 2>/dev/null | awk -F: '{ print $(NF-1) ":" $NF }' | sort -u)
+	[ -n "$theirs" ] && [ "$ours" = "$theirs" ] && pass same_probes_as_bpftrace_l ||
+		fail same_probes_as_bpftrace_l "only ours: $(comm -23 <(echo "$ours") <(echo "$theirs") | tr '\n' ' ') only bpftrace: $(comm -13 <(echo "$ours") <(echo "$theirs") | tr '\n' ' ')"
+fi
+if need tplist-bpfcc same_probes_as_bcc_tplist; then
+	theirs=$(tplist-bpfcc -p $app 2>/dev/null | awk '{ print $2 }' | sort -u)
+	[ -n "$theirs" ] && [ "$ours" = "$theirs" ] && pass same_probes_as_bcc_tplist ||
+		fail same_probes_as_bcc_tplist "only ours: $(comm -23 <(echo "$ours") <(echo "$theirs") | tr '\n' ' ') only tplist: $(comm -13 <(echo "$ours") <(echo "$theirs") | tr '\n' ' ')"
+fi
+
+if need bpftrace pasted_bpftrace_line_traces_the_probe; then
+	line=$(grep -A2 '^clitest:beat ' "$tmp/list" | sed -n 's/^    bpftrace //p')
+	# The line as printed, with a BEGIN marker and an exit after the first hit added.
+	script=$(sed -n "s/^-p $app -e '\(.*\)'\$/\1/p" <<<"$line")
+	script=${script%\}}" exit(); }"
+	timeout 20 bpftrace -p $app -e "$script" >"$tmp/bt.out" 2>&1
+	grep -qE '^beat: [0-9]+ lub$' "$tmp/bt.out" && pass pasted_bpftrace_line_traces_the_probe ||
+		fail pasted_bpftrace_line_traces_the_probe "line: $line; bpftrace: $(cat "$tmp/bt.out")"
+fi
+kill $app 2>/dev/null; wait $app 2>/dev/null
+
+out=$("$usdt" list $app 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$out" = "usdt: no process $app" ] && pass gone_pid_is_a_clear_error ||
+	fail gone_pid_is_a_clear_error "rc $rc: $out"
+out=$("$usdt" list /etc/passwd 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$out" = "usdt: /etc/passwd: not an ELF file" ] && pass non_elf_file_is_a_clear_error ||
+	fail non_elf_file_is_a_clear_error "rc $rc: $out"
+out=$("$usdt" list "$vm" 2>&1); rc=$?
+[ $rc -eq 0 ] && grep -q "^    bpftrace -e 'usdt:$vm:vm:function__entry { printf(\"function__entry: %s %s %d\\\\n\", str(arg0), str(arg1), arg2); }'\$" <<<"$out" &&
+	pass lists_a_file_with_str_for_strings || fail lists_a_file_with_str_for_strings "rc $rc: $(head -5 <<<"$out")"
+"$usdt" >/dev/null 2>&1; [ $? -eq 2 ] && "$usdt" --help | grep -q '^usage: usdt list' && pass usage_and_help ||
+	fail usage_and_help "exit codes"
