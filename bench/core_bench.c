@@ -8,8 +8,6 @@
  *   c.static_traced_hit_ns   sys/sdt.h probe hit with bpftrace attached (count)
  *   c.traced_hit_ns          dynamic probe hit with bpftrace attached (count)
  *   c.traced_hit_nop1_ns     the same with the 1-byte-nop site
- *   c.static_probe_disabled_ns a usdt-gen probe with 3 arguments, untraced (and its ratio to the floor)
- *   c.parse_d_10000_probes_ms parse a 10,000-probe .d text and load it (new image)
  *   c.load_{1000,10000,100000}_ms  create + load a provider of N probes (new image)
  *   c.load_10000_cached_ms   the same when the image file already exists
  *   c.image_bytes_per_probe  image file size / probes: provider "myapp", 10,000 probes
@@ -23,7 +21,6 @@
 #include "bench.h"
 #include "tracer.h"
 #include "usdt.h"
-#include "bench_probes.h" /* usdt-gen output for bench/bench.d */
 
 /* As `dtrace -h` declares it; volatile so the loop re-reads it each time. */
 volatile unsigned short bench_floor_semaphore __attribute__((section(".probes"), used));
@@ -36,18 +33,6 @@ static double __attribute__((noinline)) loop_floor(long n)
 	for (long i = 0; i < n; i++) {
 		if (__builtin_expect(bench_floor_semaphore, 0))
 			DTRACE_PROBE1(bench, floor, i);
-		__asm__ volatile("" ::: "memory");
-	}
-	return (bench_now_ns() - t0) / (double)n;
-}
-
-/* A static probe generated from a .d file, with three arguments. */
-static double __attribute__((noinline)) loop_static_gen(usdt_probe *unused, long n)
-{
-	(void)unused;
-	double t0 = bench_now_ns();
-	for (long i = 0; i < n; i++) {
-		BENCHGEN_REQUEST(i, "/index", 200);
 		__asm__ volatile("" ::: "memory");
 	}
 	return (bench_now_ns() - t0) / (double)n;
@@ -166,31 +151,6 @@ static char bench_dir[] = "/tmp/usdt-bench-XXXXXX";
 /* Create and load a provider of n probes named like real ones. A fresh
  * provider name per round gives a new image (cold: written to disk);
  * pname fixes the name (cached: the file exists and is verified). */
-/* Parse a .d text of n probes and load it as a new image; median ms. */
-static double parse_d_ms(int n)
-{
-	static const char *sigs[] = { "int64_t id", "int64_t id, char *url", "char *s, int32_t n, uint64_t v" };
-	size_t cap = (size_t)n * 80 + 64, len = 0;
-	char *text = malloc(cap);
-	double v[9];
-	for (int r = 0; r < 9; r++) {
-		len = (size_t)snprintf(text, cap, "provider parsed%d {\n", r);
-		for (int i = 0; i < n; i++)
-			len += (size_t)snprintf(text + len, cap - len, "\tprobe request__phase_%d(%s);\n", i, sigs[i % 3]);
-		len += (size_t)snprintf(text + len, cap - len, "};\n");
-		double t0 = bench_now_ns();
-		usdt_provider *p = usdt_provider_from_d(text, len, "bench.d", NULL, NULL);
-		if (!p || usdt_provider_load(p)) {
-			fprintf(stderr, "core_bench: parse: %s\n", usdt_errmsg());
-			exit(1);
-		}
-		v[r] = (bench_now_ns() - t0) / 1e6;
-		usdt_provider_free(p);
-	}
-	free(text);
-	return bench_median(v, 9);
-}
-
 static double load_ms(int n, const char *pname, off_t *size)
 {
 	static int round;
@@ -247,9 +207,6 @@ int main(void)
 	double en = median_of(loop_enabled, p1, n);
 	bench_print("c.enabled_check_ns", en, "ns");
 	bench_print("c.enabled_check_ratio", en / floor_ns, "x");
-	double sg = median_of(loop_static_gen, NULL, n);
-	bench_print("c.static_probe_disabled_ns", sg, "ns");
-	bench_print("c.static_probe_disabled_ratio", sg / floor_ns, "x");
 	bench_print("c.fire_1arg_ns", median_of(loop_fire1, p1, n / 5), "ns");
 	bench_print("c.fire_6arg_ns", median_of(loop_fire6, p6, n / 5), "ns");
 	bench_print("c.fire_12arg_ns", median_of(loop_fire12, p12, n / 5), "ns");
@@ -284,8 +241,6 @@ int main(void)
 		v[r] = load_ms(10000, "myapp", NULL);
 	bench_print("c.load_10000_cached_ms", bench_median(v, 9), "ms");
 	bench_print("c.image_bytes_per_probe", (double)size / 10000, "B");
-
-	bench_print("c.parse_d_10000_probes_ms", parse_d_ms(10000), "ms");
 
 	usdt_provider_free(prov);
 	char cmd[128];

@@ -4,10 +4,13 @@ BENCH_SRCS := $(wildcard bench/*_bench.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 BENCH_DEPS += $(BENCH_BINS)
 
+# bench/<name>.d -> static probe headers (usdt-gen), for static_bench.
 $(BUILD)/bench/include/%_probes.h: bench/%.d $(BUILD)/bin/usdt-gen
 	@mkdir -p $(@D)
 	$(BUILD)/bin/usdt-gen -o $@ $<
 
-$(BUILD)/bench/%_bench: bench/%_bench.c $(LIB_A) $(HEADERS) $(wildcard bench/*.h) $(BUILD)/bench/include/bench_probes.h
+$(BUILD)/bench/static_bench: $(BUILD)/bench/include/static_probes.h
+
+$(BUILD)/bench/%_bench: bench/%_bench.c $(LIB_A) $(HEADERS) $(wildcard bench/*.h)
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(BASE_CFLAGS) -Ilibusdt/src -Itests/lib -Ibench -I$(BUILD)/bench/include -o $@ $< $(LIB_A) $(LDLIBS_LIB)
