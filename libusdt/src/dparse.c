@@ -158,11 +158,20 @@ static bool is_word(const struct tok *t, const char *w)
 	return t->kind == T_IDENT && strlen(w) == t->len && !memcmp(t->s, w, t->len);
 }
 
+/* The library's own name rules, with the name's position. */
 static int check_name(const struct lexer *lx, const struct tok *t, const char *kind)
 {
 	if (t->len > USDT_MAX_NAME)
 		return usdt__fail(EINVAL, "%s:%d:%d: %s name '%.40s...' is longer than %d bytes",
 				  lx->file, t->line, t->col, kind, t->s, USDT_MAX_NAME);
+	char name[USDT_MAX_NAME + 1];
+	memcpy(name, t->s, t->len);
+	name[t->len] = 0;
+	if (usdt__name_check(kind, name)) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", usdt_errmsg());
+		return usdt__fail(EINVAL, "%s:%d:%d: %s", lx->file, t->line, t->col, msg);
+	}
 	return 0;
 }
 
@@ -231,25 +240,30 @@ static int parse_params(struct lexer *lx, struct usdt__d_probe *pr)
 	}
 }
 
-/* Probe names of one provider, for duplicates: open addressing on indices. */
+/* Names seen (probes of one provider, or providers of a file), for
+ * duplicates in linear time: open addressing on (text, length). */
 struct name_set {
-	uint32_t *slot;
-	size_t cap;
+	struct name_ref {
+		const char *s;
+		size_t len;
+		int line;
+	} *slot;
+	size_t cap, n;
 };
 
-static int name_set_add(struct name_set *s, const struct usdt__d_provider *pv, size_t idx)
+/* 0 if added; -EEXIST with *line of the first one; -ENOMEM. */
+static int name_set_add(struct name_set *s, const char *name, size_t len, int line, int *first_line)
 {
-	if ((idx + 1) * 2 > s->cap) {
+	if ((s->n + 1) * 2 > s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
-		uint32_t *slot = usdt__calloc(cap, sizeof(*slot));
+		struct name_ref *slot = usdt__calloc(cap, sizeof(*slot));
 		if (!slot)
 			return -ENOMEM;
 		for (size_t k = 0; k < s->cap; k++) {
-			if (!s->slot[k])
+			if (!s->slot[k].s)
 				continue;
-			const struct usdt__d_probe *p = &pv->probes[s->slot[k] - 1];
-			size_t h = usdt__strhash(p->name, p->name_len) & (cap - 1);
-			while (slot[h])
+			size_t h = usdt__strhash(s->slot[k].s, s->slot[k].len) & (cap - 1);
+			while (slot[h].s)
 				h = (h + 1) & (cap - 1);
 			slot[h] = s->slot[k];
 		}
@@ -257,15 +271,16 @@ static int name_set_add(struct name_set *s, const struct usdt__d_provider *pv, s
 		s->slot = slot;
 		s->cap = cap;
 	}
-	const struct usdt__d_probe *np = &pv->probes[idx];
-	size_t h = usdt__strhash(np->name, np->name_len) & (s->cap - 1);
-	while (s->slot[h]) {
-		const struct usdt__d_probe *p = &pv->probes[s->slot[h] - 1];
-		if (p->name_len == np->name_len && !memcmp(p->name, np->name, np->name_len))
+	size_t h = usdt__strhash(name, len) & (s->cap - 1);
+	while (s->slot[h].s) {
+		if (s->slot[h].len == len && !memcmp(s->slot[h].s, name, len)) {
+			*first_line = s->slot[h].line;
 			return -EEXIST;
+		}
 		h = (h + 1) & (s->cap - 1);
 	}
-	s->slot[h] = (uint32_t)idx + 1;
+	s->slot[h] = (struct name_ref){ name, len, line };
+	s->n++;
 	return 0;
 }
 
@@ -322,11 +337,12 @@ static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
 			err = expected(lx, &t, "';' after the probe declaration");
 			goto out;
 		}
-		err = name_set_add(&names, pv, pv->nprobes);
+		int first;
+		err = name_set_add(&names, pr->name, pr->name_len, name.line, &first);
 		if (err == -EEXIST) {
-			err = usdt__fail(EEXIST, "%s:%d:%d: probe %.*s is already defined in provider %.*s",
+			err = usdt__fail(EEXIST, "%s:%d:%d: probe %.*s is already defined in provider %.*s at line %d",
 					 lx->file, name.line, name.col, (int)name.len, name.s,
-					 (int)pv->name_len, pv->name);
+					 (int)pv->name_len, pv->name, first);
 			goto out;
 		}
 		if (err) {
@@ -352,6 +368,7 @@ int usdt__d_parse(const char *text, size_t len, const char *filename, struct usd
 {
 	memset(out, 0, sizeof(*out));
 	struct lexer lx = { text, text + len, text, 1, filename ? filename : "<text>" };
+	struct name_set provs = { 0 };
 	struct tok t;
 	int err;
 	for (;;) {
@@ -371,12 +388,17 @@ int usdt__d_parse(const char *text, size_t len, const char *filename, struct usd
 		}
 		if ((err = check_name(&lx, &t, "provider")))
 			goto fail;
-		for (size_t k = 0; k < out->nprovs; k++)
-			if (out->provs[k].name_len == t.len && !memcmp(out->provs[k].name, t.s, t.len)) {
-				err = usdt__fail(EEXIST, "%s:%d:%d: provider %.*s is already defined at line %d",
-						 lx.file, t.line, t.col, (int)t.len, t.s, out->provs[k].line);
-				goto fail;
-			}
+		int first;
+		err = name_set_add(&provs, t.s, t.len, t.line, &first);
+		if (err == -EEXIST) {
+			err = usdt__fail(EEXIST, "%s:%d:%d: provider %.*s is already defined at line %d",
+					 lx.file, t.line, t.col, (int)t.len, t.s, first);
+			goto fail;
+		}
+		if (err) {
+			err = usdt__fail(ENOMEM, "out of memory parsing %s", lx.file);
+			goto fail;
+		}
 		if (out->nprovs == out->cap) {
 			size_t cap = out->cap ? out->cap * 2 : 4;
 			void *v = usdt__realloc(out->provs, cap * sizeof(*out->provs));
@@ -396,8 +418,10 @@ int usdt__d_parse(const char *text, size_t len, const char *filename, struct usd
 		err = usdt__fail(EINVAL, "%s: no provider defined", lx.file);
 		goto fail;
 	}
+	usdt__free(provs.slot);
 	return 0;
 fail:
+	usdt__free(provs.slot);
 	usdt__d_free(out);
 	return err;
 }
@@ -510,14 +534,23 @@ usdt_provider *usdt_provider_from_d(const char *text, size_t len, const char *fi
 	memcpy(name, pv->name, pv->name_len);
 	name[pv->name_len] = 0;
 	prov = usdt_provider_new_opts(name, opts);
-	if (!prov)
+	if (!prov) {
+		int e = errno;
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", usdt_errmsg());
+		usdt__set_errmsg("%s:%d:%d: %s", filename, pv->line, pv->col, msg);
+		errno = e;
 		goto out;
+	}
 	for (size_t i = 0; i < pv->nprobes; i++) {
 		const struct usdt__d_probe *pr = &pv->probes[i];
 		memcpy(name, pr->name, pr->name_len);
 		name[pr->name_len] = 0;
 		if (!usdt_probe_new(prov, name, pr->types, pr->argc)) {
 			int e = errno;
+			char msg[256];
+			snprintf(msg, sizeof(msg), "%s", usdt_errmsg());
+			usdt__set_errmsg("%s:%d:%d: %s", filename, pr->line, pr->col, msg);
 			usdt_provider_free(prov);
 			prov = NULL;
 			errno = e;

@@ -117,7 +117,7 @@ TEST(each_bad_input_names_line_column_and_what_was_expected)
 		{ "provider p {\n  probe x(int;\n};", EINVAL, "t.d:2:14: expected ',' or ')' after an argument, found ';'" },
 		{ "provider p {\n  probe 9x();\n};", EINVAL, "t.d:2:9: expected a probe name after 'probe', found '9'" },
 		{ "provider p {\n  probe x();\n  probe x(int);\n};", EEXIST,
-		  "t.d:3:9: probe x is already defined in provider p" },
+		  "t.d:3:9: probe x is already defined in provider p at line 2" },
 		{ "provider p { probe x(); };\nprovider p { probe y(); };", EEXIST,
 		  "t.d:2:10: provider p is already defined at line 1" },
 		{ "provider p { probe x(int,int,int,int,int,int,int,int,int,int,int,int,int); };", E2BIG,
@@ -181,6 +181,27 @@ TEST(files_are_read_whole_and_errors_name_the_path)
 	snprintf(path, sizeof(path), "%s/big.d", dir);
 	unlink(path);
 	rmdir(dir);
+}
+
+TEST(many_providers_are_told_apart)
+{
+	/* 50,000 providers: duplicates are found by hashing, not by comparing all pairs. */
+	enum { N = 50000 };
+	size_t cap = (size_t)N * 40 + 100, len = 0;
+	char *text = malloc(cap);
+	CHECK(text);
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len, "provider p%d { probe x(int); };\n", i);
+	usdt_provider *p = usdt_provider_from_d(text, len, "many.d", "p49999", NULL);
+	CHECK_MSG(p, "%s", usdt_errmsg());
+	CHECK_STREQ(usdt_provider_name(p), "p49999");
+	usdt_provider_free(p);
+	len += (size_t)snprintf(text + len, cap - len, "provider p123 { };\n");
+	errno = 0;
+	CHECK(!usdt_provider_from_d(text, len, "many.d", "p1", NULL));
+	CHECK_EQ_INT(errno, EEXIST);
+	CHECK_STREQ(usdt_errmsg(), "many.d:50001:10: provider p123 is already defined at line 124");
+	free(text);
 }
 
 TEST(text_need_not_be_nul_terminated)

@@ -20,15 +20,24 @@ provider gent {
 	probe wide(int64_t a, uint64_t b, char *s, long c, unsigned char d, void *p);
 	probe side__effect(int n);
 	probe nothing();
+	/* C and C++ comments, and every other type the parser knows */
+	probe edges(int64_t max, int64_t min, uint64_t umax, int8_t m1, const char *s, string t); // end
+	probe rest1(short a, unsigned short b, long long c, unsigned long long d, size_t e, ssize_t f);
+	probe rest2(pid_t, bool, uintptr_t, signed char, struct foo *, unsigned);
 };
+provider gent2 { probe other(int); };
 D
 cat >"$tmp/prog.c" <<'C'
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <string.h>
 #include <unistd.h>
 #include <stdint.h>
 #include "gent_probes.h"
+struct foo { int x; };
+static struct foo foo;
 static int calls;
 static int side(void) { return ++calls; }
 int main(int argc, char **argv)
@@ -41,6 +50,10 @@ int main(int argc, char **argv)
 		GENT_SMALL(-1, 255, -32768, 65535, INT32_MIN, 4294967295u);
 		GENT_WIDE(INT64_MIN, UINT64_MAX, s, -2L, 200, (void *)0x1234);
 		GENT_SIDE_EFFECT(side());
+		GENT_EDGES(INT64_MAX, INT64_MIN, UINT64_MAX, -1, "edge", s);
+		GENT_REST1(-5, 65535, -7LL, ULLONG_MAX, (size_t)12345, (ssize_t)-1);
+		GENT_REST2(getpid(), 1, (uintptr_t)0xfeed, -128, &foo, 4000000000u);
+		GENT2_OTHER(7);
 		GENT_NOTHING();
 		if (GENT_NOTHING_ENABLED())
 			usleep(1000);
@@ -66,8 +79,10 @@ sizes() { readelf -n "$1" | awk -v p="$2" '/Name:/ { n = $2 } /Arguments:/ && n 
 ok=true
 for bin in "$tmp/prog" "$tmp/prog_cc"; do
 	got_small=$(sizes "$bin" small); got_wide=$(sizes "$bin" wide); got_side=$(sizes "$bin" side__effect)
-	[ "$got_small" = "-1 1 -2 2 -4 4 " ] && [ "$got_wide" = "-8 8 8 -8 1 8 " ] && [ "$got_side" = "-4 " ] ||
-		{ ok=false; fail notes_carry_declared_sizes_and_signedness "$bin: small '$got_small' wide '$got_wide' side '$got_side'"; }
+	got_edges=$(sizes "$bin" edges); got_r1=$(sizes "$bin" rest1); got_r2=$(sizes "$bin" rest2)
+	[ "$got_small" = "-1 1 -2 2 -4 4 " ] && [ "$got_wide" = "-8 8 8 -8 1 8 " ] && [ "$got_side" = "-4 " ] &&
+		[ "$got_edges" = "-8 -8 8 -1 8 8 " ] && [ "$got_r1" = "-2 2 -8 8 8 -8 " ] && [ "$got_r2" = "-4 1 8 -1 8 4 " ] ||
+		{ ok=false; fail notes_carry_declared_sizes_and_signedness "$bin: small '$got_small' wide '$got_wide' side '$got_side' edges '$got_edges' rest1 '$got_r1' rest2 '$got_r2'"; }
 done
 sema=$(readelf -n "$tmp/prog" | awk '/Name: small/ { getline; print $NF }')
 sect=$(readelf -SW "$tmp/prog" | awk '$2 == ".probes" { print $2 }')
@@ -84,6 +99,11 @@ out=$("$gen" -o "$tmp/bad.h" "$tmp/bad.d" 2>&1); rc=$?
 [ $rc -eq 1 ] && [ "$out" = "usdt-gen: $tmp/bad.d:3:1: expected ';' after the probe declaration, found '}'" ] &&
 	[ ! -e "$tmp/bad.h" ] && [ -z "$(ls "$tmp" | grep tmp)" ] && pass errors_name_file_line_column ||
 	fail errors_name_file_line_column "exit $rc: $out"
+printf 'provider p {\n  probe a__b();\n};\nprovider p__a { probe b(); };\n' >"$tmp/clash.d"
+out=$("$gen" -o "$tmp/clash.h" "$tmp/clash.d" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$out" = "usdt-gen: $tmp/clash.d:4:23: probe p__a:b would be P_A_B, like p:a__b at line 2" ] &&
+	[ ! -e "$tmp/clash.h" ] && pass probes_with_the_same_macro_are_refused ||
+	fail probes_with_the_same_macro_are_refused "exit $rc: $out"
 out=$("$gen" "$tmp/none.d" 2>&1); rc=$?
 [ $rc -eq 1 ] && [ "$out" = "usdt-gen: $tmp/none.d: No such file or directory" ] &&
 	"$gen" --check "$tmp/gent.d" && ! "$gen" >/dev/null 2>&1 && pass check_mode_and_usage ||
@@ -111,14 +131,21 @@ for bin in "$tmp/prog" "$tmp/prog_cc"; do
 usdt:'"$bin"':gent:small /@s == 0/ { @s = 1; printf("S %d %u %d %u %d %u\n", arg0, arg1, arg2, arg3, arg4, arg5); }
 usdt:'"$bin"':gent:wide /@w == 0/ { @w = 1; printf("W %ld %lu %s %ld %u %lx\n", arg0, arg1, str(arg2), arg3, arg4, arg5); }
 usdt:'"$bin"':gent:side__effect { printf("E %d\n", arg0); }
-usdt:'"$bin"':gent:nothing /@n == 0/ { @n = 1; printf("N\n"); }' >"$tmp/bt.out" 2>&1 &
+usdt:'"$bin"':gent:nothing /@n == 0/ { @n = 1; printf("N\n"); }
+usdt:'"$bin"':gent:edges /@e == 0/ { @e = 1; printf("X %ld %ld %lu %d %s %s\n", arg0, arg1, arg2, arg3, str(arg4), str(arg5)); }
+usdt:'"$bin"':gent:rest1 /@r1 == 0/ { @r1 = 1; printf("R1 %d %u %ld %lu %lu %ld\n", arg0, arg1, arg2, arg3, arg4, arg5); }
+usdt:'"$bin"':gent:rest2 /@r2 == 0/ { @r2 = 1; printf("R2 %d %u %lx %d %d %u\n", arg0 == pid, arg1, arg2, arg3, arg4 != 0, arg5); }
+usdt:'"$bin"':gent2:other /@o == 0/ { @o = 1; printf("O %d\n", arg0); }' >"$tmp/bt.out" 2>&1 &
 	bt=$!
 	for _ in $(seq 400); do grep -q READY "$tmp/bt.out" && break; sleep 0.05; done
 	out=$(timeout 20 "$bin" 0 | tail -1)
 	sleep 0.2; kill -INT $bt; wait $bt 2>/dev/null
 	if grep -q '^S -1 255 -32768 65535 -2147483648 4294967295$' "$tmp/bt.out" &&
 		grep -q $'^W -9223372036854775808 18446744073709551615 h\xc3\xa9llo -2 200 1234$' "$tmp/bt.out" &&
-		grep -q '^E 1$' "$tmp/bt.out" && grep -q '^N$' "$tmp/bt.out" && [ "$out" = "calls 3" ]; then
+		grep -q '^E 1$' "$tmp/bt.out" && grep -q '^N$' "$tmp/bt.out" && [ "$out" = "calls 3" ] &&
+		grep -q $'^X 9223372036854775807 -9223372036854775808 18446744073709551615 -1 edge h\xc3\xa9llo$' "$tmp/bt.out" &&
+		grep -q '^R1 -5 65535 -7 18446744073709551615 12345 -1$' "$tmp/bt.out" &&
+		grep -q '^R2 1 1 feed -128 1 4000000000$' "$tmp/bt.out" && grep -q '^O 7$' "$tmp/bt.out"; then
 		pass "bpftrace_reads_every_type_exactly_$(basename "$bin")"
 	else
 		fail "bpftrace_reads_every_type_exactly_$(basename "$bin")" "program: $out; bpftrace: $(cat "$tmp/bt.out")"
