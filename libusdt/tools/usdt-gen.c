@@ -178,6 +178,7 @@ int main(int argc, char **argv)
 	struct usdt__d_file f;
 	if (usdt__read_file(in_path, &text, &len) || usdt__d_parse(text, len, in_path, &f)) {
 		fprintf(stderr, "usdt-gen: %s\n", usdt_errmsg());
+		free(text);
 		return 1;
 	}
 	int rc = check_macros(&f, in_path) ? 1 : 0;
