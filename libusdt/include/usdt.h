@@ -326,15 +326,18 @@ USDT_API int usdt_provider_watch(usdt_provider *prov, usdt_watch_fn fn, void *ct
  * text need not be NUL-terminated. provider selects one provider when the
  * text defines several (NULL: the text must define exactly one). filename
  * only names the source in messages. Probe names keep their "__".
- * Errors (errno): EINVAL syntax or type error (usdt_errmsg() gives
- * "file:line:col: expected ';' after probe declaration"), ENOENT no such
- * provider, E2BIG too many arguments, EEXIST duplicate probe, ENOMEM. */
+ * Errors (errno): EINVAL syntax, type or name error (usdt_errmsg() gives
+ * "file:line:col: expected ';' after the probe declaration, found '}'"),
+ * ENOENT no such provider, E2BIG more than 12 arguments, EEXIST a probe or
+ * provider defined twice, ENOMEM. Linear in len. */
 USDT_API usdt_provider *usdt_provider_from_d(const char *text, size_t len,
 					     const char *filename, const char *provider,
 					     const struct usdt_provider_opts *opts);
 
 /* As usdt_provider_from_d(), reading the file at path.
- * Errors (errno): as usdt_provider_from_d(), plus those of open/read. */
+ * The whole file is read, whatever its size. Errors (errno): as
+ * usdt_provider_from_d(), plus those of open/read and EISDIR; usdt_errmsg()
+ * names the path. */
 USDT_API usdt_provider *usdt_provider_from_d_file(const char *path, const char *provider,
 						  const struct usdt_provider_opts *opts);
 
