@@ -1,0 +1,52 @@
+"""Build the usdt extension: python-ext/src/*.c plus libusdt, linked statically.
+
+libusdt comes from LIBUSDT_A (a libusdt.a built with -fPIC, as `make` does) when
+set, else its sources (../libusdt/src/*.c, or $LIBUSDT_SRC) are compiled in.
+Either way no libusdt symbol is exported from the extension.
+"""
+import glob
+import os
+from setuptools import Extension, setup
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.environ.get("LIBUSDT_SRC") or os.path.join(here, "..", "libusdt")
+if not os.path.isfile(os.path.join(root, "include", "usdt.h")):
+    raise SystemExit("setup.py: libusdt sources not found at %s (set LIBUSDT_SRC)" % root)
+
+
+def rel(paths):
+    # Absolute: setup.py may run from any directory (make, pip, with-python).
+    return sorted(os.path.abspath(p) for p in paths)
+
+
+sources = rel(glob.glob(os.path.join(here, "src", "*.c")))
+extra_objects = []
+libusdt_a = os.environ.get("LIBUSDT_A")
+if libusdt_a:
+    extra_objects.append(os.path.abspath(libusdt_a))
+else:
+    sources += rel(glob.glob(os.path.join(root, "src", "*.c")))
+
+ext = Extension(
+    "usdt._usdt",
+    sources=sources,
+    include_dirs=[os.path.join(root, "include"), os.path.join(root, "src"),
+                  os.path.join(here, "src")],
+    define_macros=[("_GNU_SOURCE", None), ("USDT_STATIC_BUILD", None)],
+    extra_compile_args=["-std=gnu11", "-fvisibility=hidden", "-O2",
+                        "-Wno-missing-field-initializers", "-Wno-unused-parameter"],
+    extra_link_args=["-Wl,--exclude-libs,ALL"],
+    extra_objects=extra_objects,
+    libraries=["dl", "pthread"],
+    depends=rel(glob.glob(os.path.join(here, "src", "*.h"))),
+)
+
+setup(
+    name="usdt",
+    version="0.1.0",
+    description="USDT probes defined at run time, and @fbt function probes (libusdt)",
+    packages=["usdt"],
+    package_dir={"usdt": os.path.relpath(os.path.join(here, "usdt"))},
+    ext_modules=[ext],
+    python_requires=">=3.8",
+)
