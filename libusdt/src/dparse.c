@@ -175,27 +175,72 @@ static int check_name(const struct lexer *lx, const struct tok *t, const char *k
 	return 0;
 }
 
-/* One parameter: type words and '*', maybe a name last. [from, to) are
- * its tokens' text; last is the last token. */
-static int param_type(const struct lexer *lx, const struct tok *first, const struct tok *last,
-		      unsigned nidents, const char *end, usdt_type *out)
+/* One parameter's words and '*'s, joined by single spaces so comments and
+ * line breaks inside it do not matter. A name is the last word, if any. */
+struct param {
+	char buf[160];
+	size_t len, before_last; /* buf[0..before_last): all but the last token */
+	unsigned nidents;
+	bool last_ident, overflow, overflow_last;
+};
+
+static void param_add(struct param *pa, const struct tok *t)
 {
-	size_t len = (size_t)(end - first->s);
-	usdt_type t = usdt__type_parse_n(first->s, len);
-	/* "int count", "char *name": the last word was a name. */
-	if (t == USDT_TYPE_NONE && last->kind == T_IDENT && nidents > 1)
-		t = usdt__type_parse_n(first->s, (size_t)(last->s - first->s));
+	if (pa->overflow) {
+		pa->overflow_last = false; /* more tokens after the one that did not fit */
+		return;
+	}
+	pa->before_last = pa->len;
+	pa->last_ident = t->kind == T_IDENT;
+	pa->nidents += pa->last_ident;
+	size_t need = (pa->len ? 1 : 0) + t->len;
+	size_t n = t->len;
+	if (pa->len + need >= sizeof(pa->buf)) {
+		/* Too long for any type: keep what fits for the message. */
+		pa->overflow = pa->overflow_last = true;
+		n = sizeof(pa->buf) - 1 - pa->len - (pa->len ? 1 : 0);
+	}
+	if (pa->len)
+		pa->buf[pa->len++] = ' ';
+	memcpy(pa->buf + pa->len, t->s, n);
+	pa->len += n;
+	pa->buf[pa->len] = 0;
+}
+
+static bool has_word(const char *s, size_t len, const char *w)
+{
+	size_t n = strlen(w);
+	for (size_t i = 0; i + n <= len; i++)
+		if ((i == 0 || s[i - 1] == ' ') && !memcmp(s + i, w, n) && (i + n == len || s[i + n] == ' '))
+			return true;
+	return false;
+}
+
+static int param_type(const struct lexer *lx, const struct tok *first, const struct param *pa,
+		      usdt_type *out, bool *is_bool)
+{
+	usdt_type t = pa->overflow ? USDT_TYPE_NONE : usdt__type_parse_n(pa->buf, pa->len);
+	size_t type_len = pa->len;
+	/* "int count", "char *name": the last word was a name (maybe a long one). */
+	if (t == USDT_TYPE_NONE && pa->last_ident && pa->nidents > 1 &&
+	    (!pa->overflow || pa->overflow_last)) {
+		type_len = pa->before_last;
+		t = usdt__type_parse_n(pa->buf, type_len);
+	}
 	if (t == USDT_TYPE_NONE)
-		return usdt__fail(EINVAL, "%s:%d:%d: unknown type '%.*s' (expected an integer type, "
+		return usdt__fail(EINVAL, "%s:%d:%d: unknown type '%.60s%s' (expected an integer type, "
 				  "char *, string or a pointer)",
-				  lx->file, first->line, first->col, (int)(len > 60 ? 60 : len), first->s);
+				  lx->file, first->line, first->col, pa->buf,
+				  pa->overflow || pa->len > 60 ? "..." : "");
 	*out = t;
+	*is_bool = t == USDT_UINT8 && (has_word(pa->buf, type_len, "bool") ||
+				       has_word(pa->buf, type_len, "_Bool"));
 	return 0;
 }
 
 static int parse_params(struct lexer *lx, struct usdt__d_probe *pr)
 {
-	struct tok t, first, last = { 0 };
+	struct tok t, first;
 	int err = next(lx, &t);
 	if (err)
 		return err;
@@ -215,12 +260,9 @@ static int parse_params(struct lexer *lx, struct usdt__d_probe *pr)
 		if (t.kind != T_IDENT)
 			return expected(lx, &t, "an argument type");
 		first = t;
-		unsigned nidents = 0;
-		const char *end = t.s;
+		struct param pa = { .len = 0 };
 		while (t.kind == T_IDENT || is_punct(&t, '*')) {
-			nidents += t.kind == T_IDENT;
-			last = t;
-			end = t.s + t.len;
+			param_add(&pa, &t);
 			if ((err = next(lx, &t)))
 				return err;
 		}
@@ -230,8 +272,11 @@ static int parse_params(struct lexer *lx, struct usdt__d_probe *pr)
 			return usdt__fail(E2BIG, "%s:%d:%d: probe %.*s has more than %d arguments",
 					  lx->file, first.line, first.col, (int)pr->name_len, pr->name,
 					  USDT_MAX_ARGS);
-		if ((err = param_type(lx, &first, &last, nidents, end, &pr->types[pr->argc])))
+		bool is_bool = false;
+		if ((err = param_type(lx, &first, &pa, &pr->types[pr->argc], &is_bool)))
 			return err;
+		if (is_bool)
+			pr->bool_args |= 1u << pr->argc;
 		pr->argc++;
 		if (is_punct(&t, ')'))
 			return 0;

@@ -14,6 +14,7 @@ struct usdt__d_probe {
 	size_t name_len;
 	int line, col;
 	unsigned argc;
+	unsigned bool_args; /* bit i: argument i was declared bool (USDT_UINT8) */
 	usdt_type types[USDT_MAX_ARGS];
 };
 

@@ -12,7 +12,8 @@
  *   P_SOME_EVENT_ENABLED()    true while traced, for costly argument setup
  *
  * Each argument is converted to its declared type, so the note records the
- * declared size and signedness whatever the caller passes. The semaphores
+ * declared size and signedness whatever the caller passes (a bool argument
+ * is 1 byte, 0 or 1). The semaphores
  * are defined in the header itself, weak and hidden: include it from any
  * number of files of one program or library, no object file to link.
  *
@@ -139,8 +140,10 @@ static void write_header(FILE *out, const struct usdt__d_file *f, const char *sr
 			for (unsigned a = 0; a < pr->argc; a++)
 				fprintf(out, "%sa%u", a ? ", " : "", a);
 			fprintf(out, ") \\\n\tUSDT_PROBE%u(%.*s, %.*s", pr->argc, pn, pv->name, n, pr->name);
+			/* bool: any non-zero value is 1, as a cast to bool would make it. */
 			for (unsigned a = 0; a < pr->argc; a++)
-				fprintf(out, ", (%s)(a%u)", c_type(pr->types[a]), a);
+				fprintf(out, ", (%s)%s(a%u)", c_type(pr->types[a]),
+					pr->bool_args >> a & 1 ? "!!" : "", a);
 			fputs(")\n", out);
 		}
 	}

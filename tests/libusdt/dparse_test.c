@@ -9,6 +9,7 @@
 #include "testlib.h"
 #include "tracer.h"
 #include "usdt.h"
+#include "dparse.h"
 
 #define D(s) s, sizeof(s) - 1
 
@@ -78,6 +79,39 @@ TEST(every_type_comments_pragmas_and_names_parse)
 	CHECK(usdt_provider_probe(p, "request__start")); /* names keep their "__" */
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	usdt_provider_free(p);
+}
+
+TEST(comments_and_line_breaks_inside_arguments_and_long_names)
+{
+	char name[400];
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	char text[1000];
+	snprintf(text, sizeof(text),
+		 "provider p {\n"
+		 "  probe x(int /* count */ n, unsigned // width\n"
+		 "          long\n#pragma ignored\n   m, bool b, _Bool c, uint8_t d,\n"
+		 "          const char /* c */ * s, int %s);\n"
+		 "};\n", name);
+	struct usdt__d_file f;
+	int err = usdt__d_parse(text, strlen(text), "t.d", &f);
+	CHECK_MSG(err == 0, "%s", usdt_errmsg());
+	CHECK_EQ_INT((int)f.nprovs, 1);
+	const struct usdt__d_probe *pr = &f.provs[0].probes[0];
+	static const usdt_type want[] = { USDT_INT32, USDT_UINT64, USDT_UINT8, USDT_UINT8,
+					  USDT_UINT8, USDT_STRING, USDT_INT32 };
+	CHECK_EQ_INT((int)pr->argc, 7);
+	for (unsigned i = 0; i < pr->argc; i++)
+		CHECK_MSG(pr->types[i] == want[i], "arg %u is %s", i, usdt_type_name(pr->types[i]));
+	/* usdt-gen makes bool arguments 0 or 1; uint8_t ones stay as passed. */
+	CHECK_EQ_INT((int)pr->bool_args, 0x0c);
+	usdt__d_free(&f);
+	/* A long name after a type that is not one: the message shows the start. */
+	snprintf(text, sizeof(text), "provider p { probe x(int %s z); };", name);
+	CHECK(!parse(text, NULL));
+	CHECK_MSG(!strncmp(usdt_errmsg(), "t.d:1:22: unknown type 'int nnnnnnnnnn", 38) &&
+			  strstr(usdt_errmsg(), "n...' (expected"),
+		  "%s", usdt_errmsg());
 }
 
 TEST(one_provider_is_chosen_from_several)

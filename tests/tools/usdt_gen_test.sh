@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 		GENT_SIDE_EFFECT(side());
 		GENT_EDGES(INT64_MAX, INT64_MIN, UINT64_MAX, -1, "edge", s);
 		GENT_REST1(-5, 65535, -7LL, ULLONG_MAX, (size_t)12345, (ssize_t)-1);
-		GENT_REST2(getpid(), 1, (uintptr_t)0xfeed, -128, &foo, 4000000000u);
+		GENT_REST2(getpid(), 256 /* bool: 1 */, (uintptr_t)0xfeed, -128, &foo, 4000000000u);
 		GENT2_OTHER(7);
 		GENT_NOTHING();
 		if (GENT_NOTHING_ENABLED())
