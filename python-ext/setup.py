@@ -4,6 +4,7 @@ libusdt comes from LIBUSDT_A (a libusdt.a built with -fPIC, as `make` does) when
 set, else its sources (../libusdt/src/*.c, or $LIBUSDT_SRC) are compiled in.
 Either way no libusdt symbol is exported from the extension.
 """
+import fnmatch
 import glob
 import os
 from setuptools import Extension, setup
@@ -19,7 +20,10 @@ def rel(paths):
     return sorted(os.path.abspath(p) for p in paths)
 
 
-sources = rel(glob.glob(os.path.join(here, "src", "*.c")))
+# USDT_EXT_EXCLUDE: glob patterns of src files to leave out (a debugging aid).
+skip = os.environ.get("USDT_EXT_EXCLUDE", "").split()
+sources = rel(p for p in glob.glob(os.path.join(here, "src", "*.c"))
+              if not any(fnmatch.fnmatch(os.path.basename(p), pat) for pat in skip))
 extra_objects = []
 libusdt_a = os.environ.get("LIBUSDT_A")
 if libusdt_a:

@@ -633,6 +633,19 @@ static PyTypeObject ProviderType = {
 	.tp_weaklistoffset = offsetof(ProviderObject, weakrefs),
 };
 
+PyObject *usdt__provider_create(const char *name)
+{
+	usdt_provider *prov = usdt_provider_new(name);
+	if (!prov)
+		return usdt__raise(-errno, NULL);
+	return provider_wrap(&ProviderType, prov);
+}
+
+usdt_provider *usdt__provider_ptr(PyObject *prov)
+{
+	return ((ProviderObject *)prov)->prov;
+}
+
 static int add_argtypes(PyObject *m)
 {
 	static const struct { const char *name; usdt_type type; } t[] = {

@@ -19,6 +19,11 @@ extern PyObject *usdt__ProbeError;
  * usdt_errmsg() as the message when there is one. Returns NULL. */
 PyObject *usdt__raise(int err, const char *what);
 
+/* provider.c, for other parts: a new unloaded usdt.Provider, and the
+ * libusdt provider inside one. */
+PyObject *usdt__provider_create(const char *name);
+usdt_provider *usdt__provider_ptr(PyObject *prov);
+
 /* Parts: each adds itself to the module; 0 or -1 with an exception set. */
 int usdt__provider_exec(PyObject *m);
 int usdt__fbt_exec(PyObject *m);

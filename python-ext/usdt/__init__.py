@@ -11,7 +11,9 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 from ._usdt import (ArgType, Probe, ProbeError, Provider, int8, int16, int32, int64,
                     uint8, uint16, uint32, uint64)
+from .fbt import fbt, fbt_probes, fbt_provider, fbt_traced
 
 __all__ = ["Provider", "Probe", "ProbeError", "ArgType", "int8", "int16", "int32",
-           "int64", "uint8", "uint16", "uint32", "uint64"]
+           "int64", "uint8", "uint16", "uint32", "uint64", "fbt", "fbt_probes", "fbt_provider",
+           "fbt_traced"]
 __version__ = "0.1.0"
