@@ -30,6 +30,17 @@ static int fault_hit(void)
 	return 0;
 }
 #define FAULT() fault_hit()
+
+/* Tests: fail the allocation n calls from now (-1: never); returns how many
+ * allocations were left before the previous setting would have failed. */
+long usdt__fault_set(long n);
+long usdt__fault_set(long n)
+{
+	long left = fault_countdown;
+	fault_init = 1;
+	fault_countdown = n;
+	return left;
+}
 #else
 #define FAULT() 0
 #endif

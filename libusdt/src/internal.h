@@ -151,6 +151,7 @@ USDT__HIDDEN int usdt__spec_format(const struct usdt__arch *arch, const uint8_t 
 struct usdt__stored {
 	char *path;     /* what dlopen and tracers use */
 	int memfd;      /* open memfd backing the image, or -1 */
+	bool created;   /* this call wrote the file: remove it if the load fails */
 };
 USDT__HIDDEN int usdt__store(const struct usdt__image_plan *plan, usdt_storage storage,
 			     const char *dir, struct usdt__stored *out);

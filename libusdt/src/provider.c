@@ -14,6 +14,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
@@ -464,13 +465,25 @@ static int image_open(usdt_provider *prov, struct usdt__image **out)
 		img->handle = dlopen(img->stored.path, RTLD_NOW | RTLD_LOCAL);
 		if (img->handle)
 			break;
+		int sys = errno;
 		const char *why = dlerror();
-		err = usdt__fail(ENOEXEC, "cannot load probe image %s: %s", img->stored.path,
+		/* dlopen does not keep errno: ask the fd table whether it is full. */
+		int t = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (t >= 0)
+			close(t);
+		else if (errno == EMFILE || errno == ENFILE)
+			sys = errno;
+		/* Out of descriptors or memory is said as such; anything else is
+		 * an image the loader refused. */
+		err = usdt__fail(sys == EMFILE || sys == ENFILE || sys == ENOMEM ? sys : ENOEXEC,
+				 "cannot load probe image %s: %s", img->stored.path,
 				 why ? why : "unknown error");
 		/* A file we cannot map executable (noexec, policy): try a memfd. */
 		if (storage != USDT_STORAGE_AUTO || img->stored.memfd >= 0)
 			goto fail;
 		usdt__log(USDT_LOG_WARN, "%s; retrying with a memfd", usdt_errmsg());
+		if (img->stored.created)
+			unlink(img->stored.path);
 		usdt__stored_release(&img->stored);
 		storage = USDT_STORAGE_MEMFD;
 	}
@@ -503,6 +516,9 @@ static int image_open(usdt_provider *prov, struct usdt__image **out)
 	return 0;
 fail:
 	usdt__block_free(ip, ip_size);
+	/* A file this load wrote and could not use is not left behind. */
+	if (img->stored.created && img->stored.path)
+		unlink(img->stored.path);
 	image_close(img);
 	return err;
 }

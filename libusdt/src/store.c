@@ -196,20 +196,28 @@ static int store_in_dir(const char *dir, bool create, const struct usdt__image_p
 	} else {
 		err = -errno;
 	}
+	/* The path before the file: no allocation may fail once it is written. */
+	size_t plen = strlen(dir) + 1 + strlen(name) + 1;
+	char *path = usdt__malloc(plen);
+	if (!path) {
+		close(dirfd);
+		return usdt__fail(ENOMEM, "out of memory storing image %s", name);
+	}
+	snprintf(path, plen, "%s/%s", dir, name);
 	if (err) {
 		err = write_file(dirfd, name, plan);
 		if (err)
 			usdt__set_errmsg("cannot write probe image %s/%s: %s", dir, name,
 					 strerror(-err));
+		else
+			out->created = true;
 	}
 	close(dirfd);
-	if (err)
+	if (err) {
+		usdt__free(path);
 		return err;
-	size_t plen = strlen(dir) + 1 + strlen(name) + 1;
-	out->path = usdt__malloc(plen);
-	if (!out->path)
-		return -ENOMEM;
-	snprintf(out->path, plen, "%s/%s", dir, name);
+	}
+	out->path = path;
 	out->memfd = -1;
 	return 0;
 }
@@ -243,6 +251,7 @@ int usdt__store(const struct usdt__image_plan *plan, usdt_storage storage, const
 {
 	out->path = NULL;
 	out->memfd = -1;
+	out->created = false;
 	if (storage == USDT_STORAGE_MEMFD)
 		return store_memfd(plan, out);
 
@@ -289,4 +298,5 @@ void usdt__stored_release(struct usdt__stored *s)
 	usdt__free(s->path);
 	s->path = NULL;
 	s->memfd = -1;
+	s->created = false;
 }
