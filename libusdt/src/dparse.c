@@ -273,8 +273,10 @@ static int parse_params(struct lexer *lx, struct usdt__d_probe *pr)
 					  lx->file, first.line, first.col, (int)pr->name_len, pr->name,
 					  USDT_MAX_ARGS);
 		bool is_bool = false;
-		if ((err = param_type(lx, &first, &pa, &pr->types[pr->argc], &is_bool)))
+		usdt_type ty = USDT_TYPE_NONE;
+		if ((err = param_type(lx, &first, &pa, &ty, &is_bool)))
 			return err;
+		pr->types[pr->argc] = (uint8_t)ty;
 		if (is_bool)
 			pr->bool_args |= 1u << pr->argc;
 		pr->argc++;
@@ -286,29 +288,31 @@ static int parse_params(struct lexer *lx, struct usdt__d_probe *pr)
 }
 
 /* Names seen (probes of one provider, or providers of a file), for
- * duplicates in linear time: open addressing on (text, length). */
+ * duplicates in linear time: open addressing on (hash, index), 8 bytes a
+ * slot; the names themselves are read back from their arrays through at(). */
+typedef const char *(*name_at_fn)(const void *ctx, uint32_t idx, size_t *len);
+
 struct name_set {
-	struct name_ref {
-		const char *s;
-		size_t len;
-		int line;
+	struct name_slot {
+		uint32_t hash, idx1; /* idx1 0: empty */
 	} *slot;
 	size_t cap, n;
 };
 
-/* 0 if added; -EEXIST with *line of the first one; -ENOMEM. */
-static int name_set_add(struct name_set *s, const char *name, size_t len, int line, int *first_line)
+/* Add name (item idx). 0, -ENOMEM, or -EEXIST with *dup the first one's index. */
+static int name_set_add(struct name_set *s, const char *name, size_t len, uint32_t idx,
+			name_at_fn at, const void *ctx, uint32_t *dup)
 {
 	if ((s->n + 1) * 2 > s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct name_ref *slot = usdt__calloc(cap, sizeof(*slot));
+		struct name_slot *slot = usdt__calloc(cap, sizeof(*slot));
 		if (!slot)
 			return -ENOMEM;
 		for (size_t k = 0; k < s->cap; k++) {
-			if (!s->slot[k].s)
+			if (!s->slot[k].idx1)
 				continue;
-			size_t h = usdt__strhash(s->slot[k].s, s->slot[k].len) & (cap - 1);
-			while (slot[h].s)
+			size_t h = s->slot[k].hash & (cap - 1);
+			while (slot[h].idx1)
 				h = (h + 1) & (cap - 1);
 			slot[h] = s->slot[k];
 		}
@@ -316,17 +320,35 @@ static int name_set_add(struct name_set *s, const char *name, size_t len, int li
 		s->slot = slot;
 		s->cap = cap;
 	}
-	size_t h = usdt__strhash(name, len) & (s->cap - 1);
-	while (s->slot[h].s) {
-		if (s->slot[h].len == len && !memcmp(s->slot[h].s, name, len)) {
-			*first_line = s->slot[h].line;
+	uint32_t hash = usdt__strhash(name, len);
+	size_t h = hash & (s->cap - 1);
+	while (s->slot[h].idx1) {
+		size_t n;
+		const char *other;
+		if (s->slot[h].hash == hash && (other = at(ctx, s->slot[h].idx1 - 1, &n)) &&
+		    n == len && !memcmp(other, name, len)) {
+			*dup = s->slot[h].idx1 - 1;
 			return -EEXIST;
 		}
 		h = (h + 1) & (s->cap - 1);
 	}
-	s->slot[h] = (struct name_ref){ name, len, line };
+	s->slot[h] = (struct name_slot){ hash, idx + 1 };
 	s->n++;
 	return 0;
+}
+
+static const char *probe_name_at(const void *ctx, uint32_t idx, size_t *len)
+{
+	const struct usdt__d_probe *pr = &((const struct usdt__d_provider *)ctx)->probes[idx];
+	*len = pr->name_len;
+	return pr->name;
+}
+
+static const char *provider_name_at(const void *ctx, uint32_t idx, size_t *len)
+{
+	const struct usdt__d_provider *pv = &((const struct usdt__d_file *)ctx)->provs[idx];
+	*len = pv->name_len;
+	return pv->name;
 }
 
 static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
@@ -382,12 +404,13 @@ static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
 			err = expected(lx, &t, "';' after the probe declaration");
 			goto out;
 		}
-		int first;
-		err = name_set_add(&names, pr->name, pr->name_len, name.line, &first);
+		uint32_t first;
+		err = name_set_add(&names, pr->name, pr->name_len, (uint32_t)pv->nprobes, probe_name_at, pv,
+				   &first);
 		if (err == -EEXIST) {
 			err = usdt__fail(EEXIST, "%s:%d:%d: probe %.*s is already defined in provider %.*s at line %d",
 					 lx->file, name.line, name.col, (int)name.len, name.s,
-					 (int)pv->name_len, pv->name, first);
+					 (int)pv->name_len, pv->name, pv->probes[first].line);
 			goto out;
 		}
 		if (err) {
@@ -433,17 +456,6 @@ int usdt__d_parse(const char *text, size_t len, const char *filename, struct usd
 		}
 		if ((err = check_name(&lx, &t, "provider")))
 			goto fail;
-		int first;
-		err = name_set_add(&provs, t.s, t.len, t.line, &first);
-		if (err == -EEXIST) {
-			err = usdt__fail(EEXIST, "%s:%d:%d: provider %.*s is already defined at line %d",
-					 lx.file, t.line, t.col, (int)t.len, t.s, first);
-			goto fail;
-		}
-		if (err) {
-			err = usdt__fail(ENOMEM, "out of memory parsing %s", lx.file);
-			goto fail;
-		}
 		if (out->nprovs == out->cap) {
 			size_t cap = out->cap ? out->cap * 2 : 4;
 			void *v = usdt__realloc(out->provs, cap * sizeof(*out->provs));
@@ -453,6 +465,17 @@ int usdt__d_parse(const char *text, size_t len, const char *filename, struct usd
 			}
 			out->provs = v;
 			out->cap = cap;
+		}
+		uint32_t first;
+		err = name_set_add(&provs, t.s, t.len, (uint32_t)out->nprovs, provider_name_at, out, &first);
+		if (err == -EEXIST) {
+			err = usdt__fail(EEXIST, "%s:%d:%d: provider %.*s is already defined at line %d",
+					 lx.file, t.line, t.col, (int)t.len, t.s, out->provs[first].line);
+			goto fail;
+		}
+		if (err) {
+			err = usdt__fail(ENOMEM, "out of memory parsing %s", lx.file);
+			goto fail;
 		}
 		struct usdt__d_provider *pv = &out->provs[out->nprovs++];
 		*pv = (struct usdt__d_provider){ .name = t.s, .name_len = t.len, .line = t.line, .col = t.col };
@@ -591,7 +614,10 @@ usdt_provider *usdt_provider_from_d(const char *text, size_t len, const char *fi
 		const struct usdt__d_probe *pr = &pv->probes[i];
 		memcpy(name, pr->name, pr->name_len);
 		name[pr->name_len] = 0;
-		if (!usdt_probe_new(prov, name, pr->types, pr->argc)) {
+		usdt_type types[USDT_MAX_ARGS];
+		for (unsigned a = 0; a < pr->argc; a++)
+			types[a] = (usdt_type)pr->types[a];
+		if (!usdt_probe_new(prov, name, types, pr->argc)) {
 			int e = errno;
 			char msg[256];
 			snprintf(msg, sizeof(msg), "%s", usdt_errmsg());
