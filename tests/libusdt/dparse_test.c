@@ -238,6 +238,43 @@ TEST(many_providers_are_told_apart)
 	free(text);
 }
 
+TEST(python_d_is_cpythons_python_provider)
+{
+	/* Include/pydtrace.d of CPython: names, order and types (tools read by size). */
+	static const struct {
+		const char *name;
+		usdt_type t[3];
+	} want[] = {
+		{ "function__entry", { USDT_STRING, USDT_STRING, USDT_INT32 } },
+		{ "function__return", { USDT_STRING, USDT_STRING, USDT_INT32 } },
+		{ "instance__new__start", { USDT_STRING, USDT_STRING } },
+		{ "instance__new__done", { USDT_STRING, USDT_STRING } },
+		{ "instance__delete__start", { USDT_STRING, USDT_STRING } },
+		{ "instance__delete__done", { USDT_STRING, USDT_STRING } },
+		{ "line", { USDT_STRING, USDT_STRING, USDT_INT32 } },
+		{ "gc__start", { USDT_INT32 } },
+		{ "gc__done", { USDT_INT64 } },
+		{ "import__find__load__start", { USDT_STRING } },
+		{ "import__find__load__done", { USDT_STRING, USDT_INT32 } },
+		{ "audit", { USDT_STRING, USDT_POINTER } },
+	};
+	usdt_provider *p = usdt_provider_from_d_file("providers/python.d", "python", NULL);
+	CHECK_MSG(p, "%s", usdt_errmsg());
+	CHECK_EQ_INT((int)usdt_provider_probe_count(p), 12);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		usdt_probe *pr = usdt_provider_probe(p, want[i].name);
+		CHECK_MSG(pr, "no probe %s", want[i].name);
+		size_t n = 0;
+		while (n < 3 && want[i].t[n])
+			n++;
+		CHECK_MSG(usdt_probe_argc(pr) == n, "%s has %zu arguments", want[i].name, usdt_probe_argc(pr));
+		for (size_t a = 0; a < n; a++)
+			CHECK_MSG(usdt_probe_arg_type(pr, a) == want[i].t[a], "%s arg %zu is %s", want[i].name, a,
+				  usdt_type_name(usdt_probe_arg_type(pr, a)));
+	}
+	usdt_provider_free(p);
+}
+
 TEST(text_need_not_be_nul_terminated)
 {
 	/* Only the first len bytes count: the rest would be a syntax error. */
