@@ -260,7 +260,10 @@ static int parse_params(struct lexer *lx, struct usdt__d_probe *pr)
 		if (t.kind != T_IDENT)
 			return expected(lx, &t, "an argument type");
 		first = t;
-		struct param pa = { .len = 0 };
+		struct param pa; /* buf is not cleared: 20,000 arguments would memset 3 MB */
+		pa.len = pa.before_last = 0;
+		pa.nidents = 0;
+		pa.last_ident = pa.overflow = pa.overflow_last = false;
 		while (t.kind == T_IDENT || is_punct(&t, '*')) {
 			param_add(&pa, &t);
 			if ((err = next(lx, &t)))
