@@ -25,7 +25,8 @@ NAME defaults to the qualified name mangled the same way ("Cls.method" ->
 characters; a clash inside one provider gets a suffix _2, _3, ... With
 args=True, args is "a=1, b='x'" (repr() of each parameter) and result is
 repr() of the returned value or of the exception; both are built only while
-traced and cut at 1024 bytes.
+traced and cut at 1024 bytes; parameters come in the code's order (positional,
+keyword-only, *args, **kwargs).
 
 Generators and coroutines: entry fires each time the body starts or resumes
 (next(), send(), throw(), an await finishing), return each time it yields,

@@ -24,8 +24,10 @@ class Bpftrace:
         cmd = ["bpftrace", "-e", prog]
         if pid:
             cmd[1:1] = ["-p", str(pid)]
+        env = dict(os.environ, BPFTRACE_STRLEN="100")  # default 64; 2 strings of 100 fit the BPF stack
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, errors="replace")
+                                     stdin=subprocess.DEVNULL, env=env, text=True,
+                                     encoding="utf-8", errors="replace")
         self.lines = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
