@@ -1,0 +1,58 @@
+/*
+ * runtime_compat.h - what differs between CPython 3.8 and 3.13 for the
+ * runtime probes: frame evaluation hooks and frame layout (3.8-3.11, from the
+ * interpreter's internal headers), code object extras.
+ */
+#ifndef USDT_RUNTIME_COMPAT_H
+#define USDT_RUNTIME_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#if PY_VERSION_HEX < 0x030C0000
+#define USDT_EVAL_FRAME_HOOK 1
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
+#define USDT_UNDEF_BUILD_CORE 1
+#endif
+#if PY_VERSION_HEX < 0x03090000
+#include <internal/pycore_pystate.h>
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+#include <internal/pycore_frame.h>
+typedef struct _PyInterpreterFrame usdt_frame;
+#else
+#include <frameobject.h>
+typedef PyFrameObject usdt_frame;
+#endif
+#define USDT_FRAME_CODE(f) ((f)->f_code)
+#ifdef USDT_UNDEF_BUILD_CORE
+#undef Py_BUILD_CORE
+#endif
+#else
+#define USDT_MONITORING 1
+#endif
+
+#if PY_VERSION_HEX >= 0x030C0000
+#define usdt_code_get_extra PyUnstable_Code_GetExtra
+#define usdt_code_set_extra PyUnstable_Code_SetExtra
+#define usdt_request_extra_index PyUnstable_Eval_RequestCodeExtraIndex
+#else
+#define usdt_code_get_extra _PyCode_GetExtra
+#define usdt_code_set_extra _PyCode_SetExtra
+#define usdt_request_extra_index _PyEval_RequestCodeExtraIndex
+#endif
+
+#if PY_VERSION_HEX < 0x030A00A3
+static inline PyObject *usdt__rt_new_ref(PyObject *o)
+{
+	Py_INCREF(o);
+	return o;
+}
+#define Py_NewRef(o) usdt__rt_new_ref((PyObject *)(o))
+#endif
+#if PY_VERSION_HEX < 0x03090000
+#define Py_XSETREF(op, op2) do { PyObject *_t = (PyObject *)(op); (op) = (op2); Py_XDECREF(_t); } while (0)
+#endif
+
+#endif

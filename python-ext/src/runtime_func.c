@@ -1,0 +1,378 @@
+/*
+ * runtime_func.c - function__entry / function__return, installed only while
+ * one of them is traced. The cheapest hook per version (see the reference):
+ *   3.12+     sys.monitoring on a tool id of our own, C callbacks; code of
+ *             modules outside the filter returns DISABLE and costs nothing more.
+ *   3.8-3.11  a PEP 523 frame evaluator around the interpreter's (chained).
+ *   Debian 3.11 (--with-dtrace) has both probes itself, but its entry probe
+ *   fires only on the tracing path (gh-98894): while its semaphore is raised a
+ *   no-op C profile function in every thread puts it on that path.
+ * Entry reports the frame's current line (the def line at a start, the yield
+ * line at a resume), return the line that returned, as CPython's probes do.
+ */
+#include <stdarg.h>
+#include "runtime.h"
+
+/* Per-code cache of the module filter's answer, in the code's co_extra:
+ * (filter generation << 1) | wanted. Only used while a filter is set. */
+static Py_ssize_t extra_index = -2;
+
+static bool code_wanted(PyCodeObject *co, PyObject *globals)
+{
+	if (!usdt__rt_filtered)
+		return true;
+	if (extra_index == -2) {
+		extra_index = usdt_request_extra_index(NULL);
+		if (extra_index < 0)
+			PyErr_Clear();
+	}
+	void *v = NULL;
+	if (extra_index >= 0 && usdt_code_get_extra((PyObject *)co, extra_index, &v) == 0 && v &&
+	    ((uintptr_t)v >> 1) == usdt__rt_filter_gen)
+		return (uintptr_t)v & 1;
+	PyErr_Clear();
+	bool w = usdt__rt_module_wanted(globals);
+	if (extra_index >= 0 &&
+	    usdt_code_set_extra((PyObject *)co, extra_index,
+				(void *)(((uintptr_t)usdt__rt_filter_gen << 1) | w)) < 0)
+		PyErr_Clear();
+	return w;
+}
+
+static void fire_func(int which, PyCodeObject *co, int line)
+{
+	usdt_probe_fire3(usdt__rt_probe[which], (uintptr_t)usdt__rt_utf8(co->co_filename),
+			 (uintptr_t)usdt__rt_utf8(co->co_name), (uint64_t)(int64_t)line);
+}
+
+#ifdef USDT_MONITORING
+/* ---- 3.12+: sys.monitoring ---------------------------------------------- */
+
+static int tool_id = -1;
+static PyObject *mon, *disable_obj;
+static unsigned restarted_gen;
+
+enum { EV_START, EV_RESUME, EV_THROW, EV_RETURN, EV_YIELD, EV_UNWIND, EV_N };
+static const char *ev_names[EV_N] = { "PY_START", "PY_RESUME", "PY_THROW",
+				      "PY_RETURN", "PY_YIELD", "PY_UNWIND" };
+
+/* A callback: args are (code, instruction offset[, value]). */
+static PyObject *mon_event(int ev, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (nargs < 2 || !PyCode_Check(args[0]))
+		Py_RETURN_NONE;
+	PyCodeObject *co = (PyCodeObject *)args[0];
+	bool entry = ev <= EV_THROW;
+	int which = entry ? RT_FUNC_ENTRY : RT_FUNC_RETURN;
+	if (!rt_on(which))
+		Py_RETURN_NONE;
+	if (!code_wanted(co, PyEval_GetGlobals())) {
+		/* Every event but PY_THROW and PY_UNWIND may be turned off here. */
+		if (ev == EV_THROW || ev == EV_UNWIND)
+			Py_RETURN_NONE;
+		return Py_NewRef(disable_obj);
+	}
+	int line;
+	if (ev == EV_START) {
+		line = co->co_firstlineno;
+	} else {
+		int off = PyLong_AsLong(args[1]);
+		line = off < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, off);
+		PyErr_Clear();
+	}
+	fire_func(which, co, line);
+	Py_RETURN_NONE;
+}
+
+#define MON_CB(ev)                                                                        \
+	static PyObject *cb_##ev(PyObject *self, PyObject *const *args, Py_ssize_t nargs) \
+	{                                                                                 \
+		return mon_event(ev, args, nargs);                                        \
+	}
+MON_CB(EV_START)
+MON_CB(EV_RESUME)
+MON_CB(EV_THROW)
+MON_CB(EV_RETURN)
+MON_CB(EV_YIELD)
+MON_CB(EV_UNWIND)
+
+static PyMethodDef cb_defs[EV_N] = {
+	{ "usdt_py_start", (PyCFunction)(void (*)(void))cb_EV_START, METH_FASTCALL, NULL },
+	{ "usdt_py_resume", (PyCFunction)(void (*)(void))cb_EV_RESUME, METH_FASTCALL, NULL },
+	{ "usdt_py_throw", (PyCFunction)(void (*)(void))cb_EV_THROW, METH_FASTCALL, NULL },
+	{ "usdt_py_return", (PyCFunction)(void (*)(void))cb_EV_RETURN, METH_FASTCALL, NULL },
+	{ "usdt_py_yield", (PyCFunction)(void (*)(void))cb_EV_YIELD, METH_FASTCALL, NULL },
+	{ "usdt_py_unwind", (PyCFunction)(void (*)(void))cb_EV_UNWIND, METH_FASTCALL, NULL },
+};
+
+static int call_mon(const char *fn, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *args = Py_VaBuildValue(fmt, ap);
+	va_end(ap);
+	PyObject *f = args ? PyObject_GetAttrString(mon, fn) : NULL;
+	PyObject *r = f ? PyObject_Call(f, args, NULL) : NULL;
+	Py_XDECREF(f);
+	Py_XDECREF(args);
+	if (!r)
+		return -1;
+	Py_DECREF(r);
+	return 0;
+}
+
+int usdt__rt_func_install(void)
+{
+	if (!mon) {
+		mon = PySys_GetObject("monitoring"); /* borrowed */
+		if (!mon)
+			return PyErr_Format(PyExc_RuntimeError, "no sys.monitoring"), -1;
+		Py_INCREF(mon);
+		disable_obj = PyObject_GetAttrString(mon, "DISABLE");
+		if (!disable_obj)
+			return -1;
+	}
+	/* A free tool id: 0-2 and 5 are named for debuggers, coverage, profilers
+	 * and optimizers; prefer the others. */
+	static const int order[] = { 4, 3, 2, 1, 0, 5 };
+	tool_id = -1;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && tool_id < 0; i++) {
+		PyObject *r = PyObject_CallMethod(mon, "get_tool", "i", order[i]);
+		if (!r)
+			return -1;
+		if (r == Py_None)
+			tool_id = order[i];
+		Py_DECREF(r);
+	}
+	if (tool_id < 0)
+		return PyErr_Format(PyExc_RuntimeError, "no free sys.monitoring tool id"), -1;
+	if (call_mon("use_tool_id", "(is)", tool_id, "usdt") < 0)
+		return -1;
+	PyObject *events = PyObject_GetAttrString(mon, "events");
+	if (!events)
+		goto fail;
+	long mask = 0;
+	for (int e = 0; e < EV_N; e++) {
+		PyObject *v = PyObject_GetAttrString(events, ev_names[e]);
+		long bit = v ? PyLong_AsLong(v) : -1;
+		Py_XDECREF(v);
+		PyObject *cb = bit >= 0 ? PyCFunction_New(&cb_defs[e], NULL) : NULL;
+		int err = cb ? call_mon("register_callback", "(ilO)", tool_id, bit, cb) : -1;
+		Py_XDECREF(cb);
+		if (err < 0) {
+			Py_DECREF(events);
+			goto fail;
+		}
+		mask |= bit;
+	}
+	Py_DECREF(events);
+	/* Code turned off (DISABLE) under another module filter: look again. */
+	if (restarted_gen && restarted_gen != usdt__rt_filter_gen &&
+	    call_mon("restart_events", "()") < 0)
+		goto fail;
+	restarted_gen = usdt__rt_filter_gen;
+	if (call_mon("set_events", "(il)", tool_id, mask) < 0)
+		goto fail;
+	return 0;
+fail:;
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	usdt__rt_func_remove();
+	PyErr_Restore(t, v, tb);
+	return -1;
+}
+
+void usdt__rt_func_remove(void)
+{
+	if (tool_id < 0)
+		return;
+	if (call_mon("set_events", "(ii)", tool_id, 0) < 0)
+		PyErr_Clear();
+	PyObject *events = PyObject_GetAttrString(mon, "events");
+	for (int e = 0; events && e < EV_N; e++) {
+		PyObject *v = PyObject_GetAttrString(events, ev_names[e]);
+		if (!v || call_mon("register_callback", "(iOO)", tool_id, v, Py_None) < 0)
+			PyErr_Clear();
+		Py_XDECREF(v);
+	}
+	Py_XDECREF(events);
+	if (call_mon("free_tool_id", "(i)", tool_id) < 0)
+		PyErr_Clear();
+	PyErr_Clear();
+	tool_id = -1;
+}
+
+const char *usdt__rt_func_mechanism(void)
+{
+	return "sys.monitoring";
+}
+
+int usdt__rt_func_state(PyObject *d)
+{
+	PyObject *v = PyLong_FromLong(tool_id);
+	int r = v ? PyDict_SetItemString(d, "monitoring_tool_id", v) : -1;
+	Py_XDECREF(v);
+	return r;
+}
+
+#else
+/* ---- 3.8-3.11: a frame evaluator (PEP 523) ------------------------------- */
+
+#if PY_VERSION_HEX < 0x03090000
+typedef PyObject *(*eval_fn)(PyFrameObject *, int);
+#define EVAL_ARGS PyFrameObject *f, int throwflag
+#define CALL_PREV(prev) prev(f, throwflag)
+static eval_fn get_eval(void)
+{
+	eval_fn e = PyThreadState_Get()->interp->eval_frame;
+	return e ? e : _PyEval_EvalFrameDefault;
+}
+static void set_eval(eval_fn e)
+{
+	PyThreadState_Get()->interp->eval_frame = e;
+}
+#else
+typedef _PyFrameEvalFunction eval_fn;
+#define EVAL_ARGS PyThreadState *ts, usdt_frame *f, int throwflag
+#define CALL_PREV(prev) prev(ts, f, throwflag)
+static eval_fn get_eval(void)
+{
+	return _PyInterpreterState_GetEvalFrameFunc(PyThreadState_Get()->interp);
+}
+static void set_eval(eval_fn e)
+{
+	_PyInterpreterState_SetEvalFrameFunc(PyThreadState_Get()->interp, e);
+}
+#endif
+
+static eval_fn prev_eval;
+static bool eval_on;
+
+static int frame_line(usdt_frame *f, PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+	int lasti = _PyInterpreterFrame_LASTI(f);
+	return lasti < 0 ? co->co_firstlineno
+			 : PyCode_Addr2Line(co, lasti * (int)sizeof(_Py_CODEUNIT));
+#else
+	return PyFrame_GetLineNumber(f);
+#endif
+}
+
+static PyObject *rt_eval(EVAL_ARGS)
+{
+	eval_fn prev = prev_eval;
+	if (!eval_on || !(rt_on(RT_FUNC_ENTRY) || rt_on(RT_FUNC_RETURN)))
+		return CALL_PREV(prev);
+	PyCodeObject *co = USDT_FRAME_CODE(f);
+	if (!code_wanted(co, f->f_globals))
+		return CALL_PREV(prev);
+	Py_INCREF(co); /* a finished generator may drop its frame's code */
+	if (rt_on(RT_FUNC_ENTRY))
+		fire_func(RT_FUNC_ENTRY, co, frame_line(f, co));
+	PyObject *r = CALL_PREV(prev);
+	if (rt_on(RT_FUNC_RETURN))
+		fire_func(RT_FUNC_RETURN, co, frame_line(f, co));
+	Py_DECREF(co);
+	return r;
+}
+
+int usdt__rt_func_install(void)
+{
+	eval_fn cur = get_eval();
+	if (cur != rt_eval) {
+		prev_eval = cur;
+		set_eval(rt_eval);
+	}
+	eval_on = true;
+	return 0;
+}
+
+void usdt__rt_func_remove(void)
+{
+	eval_on = false;
+	/* Someone chained after us: stay, as a pass-through. */
+	if (get_eval() == rt_eval)
+		set_eval(prev_eval);
+}
+
+const char *usdt__rt_func_mechanism(void)
+{
+	return "eval-frame";
+}
+
+int usdt__rt_func_state(PyObject *d)
+{
+	return PyDict_SetItemString(d, "eval_frame_hook", get_eval() == rt_eval ? Py_True : Py_False);
+}
+#endif
+
+/* ---- Debian 3.11: make the interpreter's function__entry fire ----------- */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+static int noop_profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+{
+	return 0;
+}
+
+/* threading.setprofile() hook: a new thread's first event swaps the Python
+ * level profiler for the C no-op. */
+static PyObject *thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyEval_SetProfile(noop_profile, NULL);
+	Py_RETURN_NONE;
+}
+static PyMethodDef thread_hook_def = { "usdt_thread_profile",
+				       (PyCFunction)(void (*)(void))thread_hook, METH_FASTCALL,
+				       NULL };
+static PyObject *thread_hook_obj;
+
+static PyObject *threading_mod(void)
+{
+	PyObject *m = PyImport_GetModuleDict();
+	return m ? PyDict_GetItemString(m, "threading") : NULL; /* borrowed */
+}
+
+int usdt__rt_nativeentry_install(void)
+{
+	PyThreadState *me = PyThreadState_Get();
+	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
+	     t = PyThreadState_Next(t))
+		if (!t->c_profilefunc && _PyEval_SetProfile(t, noop_profile, NULL) < 0)
+			return -1;
+	PyObject *th = threading_mod();
+	if (th) {
+		if (!thread_hook_obj && !(thread_hook_obj = PyCFunction_New(&thread_hook_def, NULL)))
+			return -1;
+		PyObject *r = PyObject_CallMethod(th, "setprofile", "O", thread_hook_obj);
+		if (!r)
+			return -1;
+		Py_DECREF(r);
+	}
+	return 0;
+}
+
+void usdt__rt_nativeentry_remove(void)
+{
+	PyThreadState *me = PyThreadState_Get();
+	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
+	     t = PyThreadState_Next(t))
+		if (t->c_profilefunc == noop_profile && _PyEval_SetProfile(t, NULL, NULL) < 0)
+			PyErr_Clear();
+	PyObject *th = threading_mod();
+	PyObject *cur = th ? PyObject_GetAttrString(th, "_profile_hook") : NULL;
+	if (cur == thread_hook_obj && cur) {
+		PyObject *r = PyObject_CallMethod(th, "setprofile", "O", Py_None);
+		Py_XDECREF(r);
+	}
+	Py_XDECREF(cur);
+	PyErr_Clear();
+}
+#else
+int usdt__rt_nativeentry_install(void)
+{
+	return 0;
+}
+void usdt__rt_nativeentry_remove(void)
+{
+}
+#endif
