@@ -131,7 +131,8 @@ static int walk_notes(const struct src *s, const uint8_t *n, uint64_t size, bool
 			if (descsz < 3 * asz + 3)
 				return -EINVAL;
 			const uint8_t *d = n + desc_off;
-			struct usdt__note note = { .pc = addr(s, d), .sema = addr(s, d + 2 * asz) };
+			struct usdt__note note = { .pc = addr(s, d), .sema = addr(s, d + 2 * asz),
+						   .ptr_size = (unsigned)asz };
 			uint64_t note_base = addr(s, d + asz);
 			/* Three strings, each ending inside the descriptor. */
 			const char *str[3];
@@ -158,9 +159,9 @@ static int walk_notes(const struct src *s, const uint8_t *n, uint64_t size, bool
 	return 0;
 }
 
-static int walk(struct src *s, usdt__note_fn fn, void *ctx)
+/* The ELF header, its class and byte order recorded in s. */
+static int read_ehdr(struct src *s, uint8_t eh[sizeof(Elf64_Ehdr)])
 {
-	uint8_t eh[sizeof(Elf64_Ehdr)];
 	if (s->size < EI_NIDENT || read_at(s, 0, eh, EI_NIDENT) || memcmp(eh, ELFMAG, SELFMAG))
 		return -ENOEXEC;
 	if (eh[EI_CLASS] != ELFCLASS32 && eh[EI_CLASS] != ELFCLASS64)
@@ -170,8 +171,15 @@ static int walk(struct src *s, usdt__note_fn fn, void *ctx)
 	s->is64 = eh[EI_CLASS] == ELFCLASS64;
 	s->swap = (eh[EI_DATA] == ELFDATA2MSB) != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
 	size_t ehsize = s->is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
-	if (read_at(s, 0, eh, ehsize))
-		return -EINVAL;
+	return read_at(s, 0, eh, ehsize) ? -EINVAL : 0;
+}
+
+static int walk(struct src *s, usdt__note_fn fn, void *ctx)
+{
+	uint8_t eh[sizeof(Elf64_Ehdr)];
+	int herr = read_ehdr(s, eh);
+	if (herr)
+		return herr;
 	uint64_t shoff;
 	uint32_t shentsize, shnum, shstrndx;
 	if (s->is64) {
@@ -202,6 +210,8 @@ static int walk(struct src *s, usdt__note_fn fn, void *ctx)
 	if (shnum > MAX_SECTIONS || shstrndx >= shnum)
 		return -EINVAL;
 	uint64_t table = (uint64_t)shnum * shentsize;
+	if (shoff > s->size || table > s->size - shoff)
+		return -EINVAL; /* before allocating: the table must fit in the file */
 	uint8_t *sh = usdt__malloc(table);
 	if (!sh)
 		return -ENOMEM;
@@ -240,15 +250,77 @@ out:
 	return err;
 }
 
-int usdt__elf_notes_fd(int fd, usdt__note_fn fn, void *ctx)
+static int load_base(struct src *s, uint64_t *base)
+{
+	uint8_t eh[sizeof(Elf64_Ehdr)];
+	int err = read_ehdr(s, eh);
+	if (err)
+		return err;
+	uint64_t phoff;
+	uint32_t phentsize, phnum;
+	if (s->is64) {
+		phoff = u64(s, eh + offsetof(Elf64_Ehdr, e_phoff));
+		phentsize = u16(s, eh + offsetof(Elf64_Ehdr, e_phentsize));
+		phnum = u16(s, eh + offsetof(Elf64_Ehdr, e_phnum));
+	} else {
+		phoff = u32(s, eh + offsetof(Elf32_Ehdr, e_phoff));
+		phentsize = u16(s, eh + offsetof(Elf32_Ehdr, e_phentsize));
+		phnum = u16(s, eh + offsetof(Elf32_Ehdr, e_phnum));
+	}
+	if (phentsize < (s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+		return -EINVAL;
+	for (uint32_t i = 0; i < phnum; i++) {
+		uint8_t ph[sizeof(Elf64_Phdr)];
+		uint64_t at = phoff + (uint64_t)i * phentsize;
+		if (at < phoff || read_at(s, at, ph, s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+			return -EINVAL;
+		uint64_t vaddr, off;
+		if (s->is64) {
+			if (u32(s, ph + offsetof(Elf64_Phdr, p_type)) != PT_LOAD)
+				continue;
+			vaddr = u64(s, ph + offsetof(Elf64_Phdr, p_vaddr));
+			off = u64(s, ph + offsetof(Elf64_Phdr, p_offset));
+		} else {
+			if (u32(s, ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
+				continue;
+			vaddr = u32(s, ph + offsetof(Elf32_Phdr, p_vaddr));
+			off = u32(s, ph + offsetof(Elf32_Phdr, p_offset));
+		}
+		*base = (vaddr - off) & ~(uint64_t)0xfff;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int fd_src(int fd, struct src *s)
 {
 	struct stat st;
 	if (fstat(fd, &st))
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -ENOEXEC;
-	struct src s = { .fd = fd, .size = (uint64_t)st.st_size };
-	return walk(&s, fn, ctx);
+	*s = (struct src){ .fd = fd, .size = (uint64_t)st.st_size };
+	return 0;
+}
+
+int usdt__elf_notes_fd(int fd, usdt__note_fn fn, void *ctx)
+{
+	struct src s;
+	int err = fd_src(fd, &s);
+	return err ? err : walk(&s, fn, ctx);
+}
+
+int usdt__elf_load_base_fd(int fd, uint64_t *base)
+{
+	struct src s;
+	int err = fd_src(fd, &s);
+	return err ? err : load_base(&s, base);
+}
+
+int usdt__elf_load_base_mem(const void *data, size_t len, uint64_t *base)
+{
+	struct src s = { .fd = -1, .mem = data, .size = len };
+	return load_base(&s, base);
 }
 
 int usdt__elf_notes_mem(const void *data, size_t len, usdt__note_fn fn, void *ctx)

@@ -11,15 +11,27 @@
 #include <fcntl.h>
 #include <link.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "elf_notes.h"
 #include "provider.h"
 
+#define MAX_SEGS 16
+
+/* A loaded segment, to check that a note read from the file belongs to the
+ * object in memory (the file may have been replaced since it was loaded). */
+struct seg {
+	uintptr_t start, end;
+	bool x, w;
+};
+
 struct object {
 	char *path;
 	uintptr_t bias;
+	struct seg segs[MAX_SEGS];
+	unsigned nsegs;
 };
 
 struct objects {
@@ -47,8 +59,13 @@ static int collect(struct dl_phdr_info *info, size_t size, void *data)
 	/* Dynamic images are filtered later: usdt__is_dynamic_image() takes
 	 * libusdt's lock, which a load holds around dlopen(), so taking it under
 	 * the loader's lock here could deadlock. */
-	if (name[0] != '/')
-		return 0;
+	char abs[PATH_MAX];
+	if (name[0] != '/') {
+		/* dlopen("./x.so") keeps the relative name: resolve it now. */
+		if (!realpath(name, abs))
+			return 0;
+		name = abs;
+	}
 	if (o->n == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 32;
 		struct object *v = usdt__realloc(o->v, cap * sizeof(*v));
@@ -64,7 +81,16 @@ static int collect(struct dl_phdr_info *info, size_t size, void *data)
 		o->err = -ENOMEM;
 		return 1;
 	}
-	o->v[o->n++] = (struct object){ copy, info->dlpi_addr };
+	struct object *obj = &o->v[o->n++];
+	*obj = (struct object){ .path = copy, .bias = info->dlpi_addr };
+	for (size_t i = 0; i < info->dlpi_phnum && obj->nsegs < MAX_SEGS; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+		obj->segs[obj->nsegs++] = (struct seg){ start, start + ph->p_memsz,
+							(ph->p_flags & PF_X) != 0, (ph->p_flags & PF_W) != 0 };
+	}
 	return 0;
 }
 
@@ -75,16 +101,31 @@ struct visit {
 	int ret; /* what fn returned, if it stopped the walk */
 };
 
+static bool in_seg(const struct object *o, uintptr_t a, size_t len, bool x, bool w)
+{
+	for (unsigned i = 0; i < o->nsegs; i++)
+		if (a >= o->segs[i].start && a <= o->segs[i].end - len && (!x || o->segs[i].x) &&
+		    (!w || o->segs[i].w))
+			return true;
+	return false;
+}
+
 static int visit_note(const struct usdt__note *n, void *data)
 {
 	struct visit *v = data;
+	uintptr_t pc = (uintptr_t)(n->pc + v->obj->bias);
 	uintptr_t sema = n->sema ? (uintptr_t)(n->sema + v->obj->bias) : 0;
+	/* A note that does not fit the loaded object is from another build of
+	 * the file: skip it rather than read a semaphore at a wrong address. */
+	if (!in_seg(v->obj, pc, 1, true, false) ||
+	    (sema && !in_seg(v->obj, sema, sizeof(unsigned short), false, true)))
+		return 0;
 	struct usdt_probe_info info = {
 		.provider = n->provider,
 		.name = n->name,
 		.args = n->args,
 		.path = v->obj->path,
-		.address = (uintptr_t)(n->pc + v->obj->bias),
+		.address = pc,
 		.semaphore = sema,
 		.enabled = sema && *(const volatile unsigned short *)sema != 0,
 		.dynamic = false,

@@ -2,7 +2,7 @@
  * usdt - list the USDT probes of a running process or of an ELF file, each
  * with a bpftrace line ready to paste.
  *
- *   usdt list [-P PROVIDER] [--no-str] PID|FILE
+ *   usdt list [-p PROVIDER] [--no-str] PID|FILE
  *
  * For a process, every executable file mapping is read for probe notes:
  * programs, shared libraries, and libusdt's dynamic images (files or
@@ -61,8 +61,17 @@ static int parse_args(const char *spec, struct arg *out, int max)
 	return n;
 }
 
-static const char *type_name(int size)
+/* An unsigned argument as wide as a pointer is taken for a string (see
+ * usage()): the notes carry sizes only, not C types. */
+static bool is_str(int size, unsigned ptr_size)
 {
+	return !no_str && size == (int)ptr_size;
+}
+
+static const char *type_name(int size, unsigned ptr_size)
+{
+	if (is_str(size, ptr_size))
+		return "ptr";
 	switch (size) {
 	case -1: return "int8";
 	case 1: return "uint8";
@@ -71,7 +80,7 @@ static const char *type_name(int size)
 	case -4: return "int32";
 	case 4: return "uint32";
 	case -8: return "int64";
-	case 8: return no_str ? "uint64" : "ptr";
+	case 8: return "uint64";
 	default: return "?";
 	}
 }
@@ -98,7 +107,7 @@ static int print_probe(const struct usdt__note *n, void *ctx)
 	printf("%s:%s", n->provider, n->name);
 	printf("  (");
 	for (int i = 0; i < argc; i++)
-		printf("%s%s", i ? ", " : "", type_name(args[i].size));
+		printf("%s%s", i ? ", " : "", type_name(args[i].size, n->ptr_size));
 	printf(")");
 	if (!n->sema)
 		printf("  no semaphore");
@@ -118,13 +127,16 @@ static int print_probe(const struct usdt__note *n, void *ctx)
 	for (int i = 0; i < shown; i++) {
 		const char *f;
 		char v[32];
+		bool str = is_str(args[i].size, n->ptr_size);
 		switch (args[i].size) {
 		case -1: case -2: case -4: f = "%d"; break;
 		case 1: case 2: case 4: f = "%u"; break;
 		case -8: f = "%ld"; break;
-		default: f = no_str ? "%lu" : "%s"; break;
+		default: f = "%lu"; break;
 		}
-		snprintf(v, sizeof(v), args[i].size == 8 && !no_str ? ", str(arg%d)" : ", arg%d", i);
+		if (str)
+			f = "%s";
+		snprintf(v, sizeof(v), str ? ", str(arg%d)" : ", arg%d", i);
 		snprintf(fmt + strlen(fmt), sizeof(fmt) - strlen(fmt), "%s%s", i ? " " : "", f);
 		snprintf(vals + strlen(vals), sizeof(vals) - strlen(vals), "%s", v);
 	}
@@ -155,23 +167,6 @@ static int list_file(const char *path)
 	if (err) {
 		fprintf(stderr, "usdt: %s: malformed ELF file (%s)\n", path, strerror(-err));
 		return 1;
-	}
-	return 0;
-}
-
-/* Where the first segment of an ELF file wants to be: the load bias is the
- * mapping's start minus this. */
-static uint64_t first_vaddr(int fd)
-{
-	Elf64_Ehdr eh;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || eh.e_ident[EI_CLASS] != ELFCLASS64)
-		return 0;
-	for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {
-		Elf64_Phdr ph;
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) != (ssize_t)sizeof(ph))
-			return 0;
-		if (ph.p_type == PT_LOAD)
-			return ph.p_vaddr & ~(uint64_t)0xfff;
 	}
 	return 0;
 }
@@ -210,6 +205,8 @@ static int list_pid(void)
 	if (!maps) {
 		if (errno == ENOENT)
 			fprintf(stderr, "usdt: no process %d\n", pid);
+		else if (errno == EACCES || errno == EPERM)
+			fprintf(stderr, "usdt: process %d: permission denied (run as its user or as root)\n", pid);
 		else
 			fprintf(stderr, "usdt: process %d: %s\n", pid, strerror(errno));
 		return 1;
@@ -280,8 +277,11 @@ static int list_pid(void)
 			snprintf(attach, sizeof(attach), "%s", mf);
 		else if (!gone)
 			snprintf(attach, sizeof(attach), "%s", p);
-		struct target t = { attach, files[k].start0 - first_vaddr(fd) };
-		usdt__elf_notes_fd(fd, print_probe, &t); /* non-ELF mappings: nothing */
+		uint64_t base;
+		if (usdt__elf_load_base_fd(fd, &base) == 0) { /* non-ELF mappings: nothing */
+			struct target t = { attach, files[k].start0 - (uintptr_t)base };
+			usdt__elf_notes_fd(fd, print_probe, &t);
+		}
 		close(fd);
 	}
 	free(files);
@@ -290,17 +290,24 @@ static int list_pid(void)
 
 static int usage(FILE *f, int rc)
 {
-	fprintf(f, "usage: usdt list [-P PROVIDER] [--no-str] PID|FILE\n"
+	fprintf(f, "usage: usdt list [-p PROVIDER] [--no-str] PID|FILE\n"
+		   "       usdt --help\n"
 		   "\n"
 		   "Lists the USDT probes of a running process (every program, library and\n"
-		   "libusdt image it has mapped) or of an ELF file: provider:name, argument\n"
-		   "types, whether it is traced now, the path to attach to, and a bpftrace\n"
-		   "line. 8-byte unsigned arguments are shown as ptr and read with str(),\n"
-		   "which is right for strings (the common case); --no-str prints them as\n"
-		   "numbers.\n"
+		   "libusdt image it has mapped, memfd images included) or of an ELF file\n"
+		   "(ELF32 or ELF64): provider:name, argument types, whether it is traced now\n"
+		   "(its semaphore read from the process), the path to attach to, and a\n"
+		   "bpftrace line ready to paste (-p PID included for a process).\n"
 		   "\n"
-		   "Exit status: 0 listed, 1 error (no such process, not an ELF file,\n"
-		   "permission denied), 2 usage.\n");
+		   "  -p PROVIDER  only this provider's probes (-P is the same)\n"
+		   "  --no-str     print pointer-sized arguments as numbers\n"
+		   "\n"
+		   "Notes record argument sizes, not C types: an unsigned argument as wide as\n"
+		   "a pointer is shown as ptr and read with str() in the bpftrace line, right\n"
+		   "for strings, the common case. The line names arg0..arg5 (bpftrace's limit).\n"
+		   "\n"
+		   "Exit status: 0 listed (\"no probes\" on stderr if none), 1 error (no such\n"
+		   "process, not an ELF file, malformed ELF file, permission denied), 2 usage.\n");
 	return rc;
 }
 
@@ -312,7 +319,7 @@ int main(int argc, char **argv)
 		return usage(stderr, 2);
 	const char *what = NULL;
 	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "-P") && i + 1 < argc)
+		if ((!strcmp(argv[i], "-p") || !strcmp(argv[i], "-P")) && i + 1 < argc)
 			filter_provider = argv[++i];
 		else if (!strcmp(argv[i], "--no-str"))
 			no_str = true;
