@@ -30,30 +30,41 @@ static int nclients;
 
 #if PY_VERSION_HEX >= 0x03090000
 #define EVAL_PARAMS PyThreadState *ts, real_frame *f, int throwflag
-#define EVAL_DEFAULT() _PyEval_EvalFrameDefault(ts, f, throwflag)
+#define EVAL_PREV() prev_eval(ts, f, throwflag)
 #else
 #define EVAL_PARAMS real_frame *f, int throwflag
-#define EVAL_DEFAULT() _PyEval_EvalFrameDefault(f, throwflag)
+#define EVAL_PREV() prev_eval(f, throwflag)
 #endif
+
+/* The evaluator we were installed over (another PEP 523 user, or the
+ * default): we call it, so hooks chain both ways. */
+static _PyFrameEvalFunction prev_eval = _PyEval_EvalFrameDefault;
+static bool any_on;
 
 static PyObject *usdt_eval_frame(EVAL_PARAMS)
 {
+	if (!any_on)
+		return EVAL_PREV(); /* left in a chain by someone installed after us */
 	PyCodeObject *code = f->f_code;
 #if PY_VERSION_HEX >= 0x030B0000
 	/* 3.11 runs a generator function's frame once just to create the
 	 * generator (RETURN_GENERATOR): not a start of its body. */
 	if ((code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
 	    f->owner != FRAME_OWNED_BY_GENERATOR)
-		return EVAL_DEFAULT();
+		return EVAL_PREV();
 #endif
 	unsigned want = 0;
 	for (int i = 0; i < nclients; i++)
 		if (clients[i].on && clients[i].enter(code, (usdt_frame *)f))
 			want |= 1u << i;
-	PyObject *res = EVAL_DEFAULT();
+	if (!want)
+		return EVAL_PREV();
+	Py_INCREF(code); /* a finished generator's frame drops its code */
+	PyObject *res = EVAL_PREV();
 	for (int i = 0; want; i++, want >>= 1)
 		if (want & 1)
 			clients[i].leave(code, (usdt_frame *)f, res);
+	Py_DECREF(code);
 	return res;
 }
 
@@ -62,7 +73,7 @@ static _PyFrameEvalFunction current(PyInterpreterState *interp)
 #if PY_VERSION_HEX >= 0x03090000
 	return _PyInterpreterState_GetEvalFrameFunc(interp);
 #else
-	return interp->eval_frame;
+	return interp->eval_frame ? interp->eval_frame : _PyEval_EvalFrameDefault;
 #endif
 }
 
@@ -77,7 +88,7 @@ static void set_eval(PyInterpreterState *interp, _PyFrameEvalFunction fn)
 
 bool usdt_hook_installed(void)
 {
-	return current(PyThreadState_Get()->interp) == (_PyFrameEvalFunction)usdt_eval_frame;
+	return any_on;
 }
 
 int usdt_hook_client(usdt_enter_fn enter, usdt_leave_fn leave)
@@ -98,12 +109,15 @@ void usdt_hook_enable(int client, bool on)
 	for (int i = 0; i < nclients; i++)
 		any |= clients[i].on;
 	PyInterpreterState *interp = PyThreadState_Get()->interp;
-	_PyFrameEvalFunction cur = current(interp);
-	if (any && cur == _PyEval_EvalFrameDefault)
-		set_eval(interp, (_PyFrameEvalFunction)usdt_eval_frame);
-	else if (!any && cur == (_PyFrameEvalFunction)usdt_eval_frame)
-		set_eval(interp, _PyEval_EvalFrameDefault);
-	/* Another PEP 523 user (a debugger, a JIT) keeps its hook: we stay off. */
+	_PyFrameEvalFunction cur = current(interp), mine = (_PyFrameEvalFunction)usdt_eval_frame;
+	if (any && cur != mine) {
+		prev_eval = cur;
+		set_eval(interp, mine);
+	} else if (!any && cur == mine) {
+		set_eval(interp, prev_eval);
+	}
+	/* Else someone installed after us and calls us: stay, as a pass-through. */
+	any_on = any;
 }
 
 PyObject *usdt_frame_arg(usdt_frame *frame, int i)
@@ -133,7 +147,8 @@ PyObject *usdt_frame_arg(usdt_frame *frame, int i)
 
 static PyObject *hook_state(PyObject *m, PyObject *unused)
 {
-	return PyBool_FromLong(usdt_hook_installed());
+	return PyBool_FromLong(current(PyThreadState_Get()->interp) ==
+			       (_PyFrameEvalFunction)usdt_eval_frame);
 }
 
 #else /* USDT_HOOK_MONITORING */

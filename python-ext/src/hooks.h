@@ -7,7 +7,9 @@
  *   shared by up to USDT_HOOK_CLIENTS clients. A client registers enter/leave
  *   callbacks once (usdt_hook_client) and turns itself on and off
  *   (usdt_hook_enable); the evaluation function is installed while any client
- *   is on and removed (back to _PyEval_EvalFrameDefault) when none is.
+ *   is on and removed when none is. It chains: it calls the evaluator it was
+ *   installed over, and stays as a pass-through if another was installed over
+ *   it meanwhile.
  *   enter() runs before a frame starts or resumes (generators and coroutines:
  *   each resume; 3.11's run that only creates a generator is skipped) and
  *   returns true to get leave() for that frame; leave() runs after it returns,
@@ -57,7 +59,8 @@ typedef void (*usdt_leave_fn)(PyCodeObject *code, usdt_frame *frame, PyObject *r
 int usdt_hook_client(usdt_enter_fn enter, usdt_leave_fn leave);
 /* Turn a client on or off; installs or removes the evaluation function. */
 void usdt_hook_enable(int client, bool on);
-/* True while our evaluation function is the interpreter's. */
+/* True while any client is on (our evaluation function is installed, or
+ * chained under another PEP 523 user installed after us). */
 bool usdt_hook_installed(void);
 /* The i-th positional parameter's current value (borrowed; NULL if unset). */
 PyObject *usdt_frame_arg(usdt_frame *frame, int i);
