@@ -302,27 +302,32 @@ struct name_set {
 	size_t cap, n;
 };
 
+/* cap: a power of two. 0 or -ENOMEM. */
+static int name_set_grow(struct name_set *s, size_t cap)
+{
+	struct name_slot *slot = usdt__calloc(cap, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (size_t k = 0; k < s->cap; k++) {
+		if (!s->slot[k].idx1)
+			continue;
+		size_t h = s->slot[k].hash & (cap - 1);
+		while (slot[h].idx1)
+			h = (h + 1) & (cap - 1);
+		slot[h] = s->slot[k];
+	}
+	usdt__free(s->slot);
+	s->slot = slot;
+	s->cap = cap;
+	return 0;
+}
+
 /* Add name (item idx). 0, -ENOMEM, or -EEXIST with *dup the first one's index. */
 static int name_set_add(struct name_set *s, const char *name, size_t len, uint32_t idx,
 			name_at_fn at, const void *ctx, uint32_t *dup)
 {
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct name_slot *slot = usdt__calloc(cap, sizeof(*slot));
-		if (!slot)
-			return -ENOMEM;
-		for (size_t k = 0; k < s->cap; k++) {
-			if (!s->slot[k].idx1)
-				continue;
-			size_t h = s->slot[k].hash & (cap - 1);
-			while (slot[h].idx1)
-				h = (h + 1) & (cap - 1);
-			slot[h] = s->slot[k];
-		}
-		usdt__free(s->slot);
-		s->slot = slot;
-		s->cap = cap;
-	}
+	if ((s->n + 1) * 2 > s->cap && name_set_grow(s, s->cap ? s->cap * 2 : 64))
+		return -ENOMEM;
 	uint32_t hash = usdt__strhash(name, len);
 	size_t h = hash & (s->cap - 1);
 	while (s->slot[h].idx1) {
@@ -354,6 +359,21 @@ static const char *provider_name_at(const void *ctx, uint32_t idx, size_t *len)
 	return pv->name;
 }
 
+/* How many times "probe" occurs before the next '}'. Linear: each
+ * provider body is scanned once more. */
+static size_t probes_hint(const char *p, const char *end)
+{
+	const char *close = memchr(p, '}', (size_t)(end - p));
+	if (close)
+		end = close;
+	size_t n = 0;
+	while ((p = memmem(p, (size_t)(end - p), "probe", 5))) {
+		n++;
+		p += 5;
+	}
+	return n;
+}
+
 static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
 {
 	struct tok t;
@@ -363,6 +383,22 @@ static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
 		return err;
 	if (!is_punct(&t, '{'))
 		return expected(lx, &t, "'{' after the provider name");
+	/* Size both arrays once for the probes the body seems to hold: growing
+	 * them by doubling copies and touches twice the memory, and page faults
+	 * are most of a big file's parse time in a VM. A hint only ('}' or
+	 * "probe" in a comment): the arrays still grow if it was short. */
+	size_t hint = probes_hint(lx->p, lx->end);
+	if (hint > 16) {
+		size_t cap = 64;
+		while (cap < hint * 2 + 2)
+			cap *= 2;
+		pv->probes = usdt__malloc(hint * sizeof(*pv->probes));
+		if (!pv->probes || name_set_grow(&names, cap)) {
+			err = usdt__fail(ENOMEM, "out of memory parsing %s", lx->file);
+			goto out;
+		}
+		pv->cap = hint;
+	}
 	for (;;) {
 		if ((err = next(lx, &t)))
 			goto out;

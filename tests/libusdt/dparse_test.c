@@ -275,6 +275,30 @@ TEST(python_d_is_cpythons_python_provider)
 	usdt_provider_free(p);
 }
 
+TEST(arrays_sized_from_a_wrong_guess_still_hold_every_probe)
+{
+	/* The parser sizes its arrays from the "probe"s before the first '}':
+	 * a '}' in a comment makes that guess short, names holding "probe" long. */
+	char text[8192];
+	size_t k = (size_t)snprintf(text, sizeof(text), "provider p { /* } */\n");
+	for (int i = 0; i < 100; i++)
+		k += (size_t)snprintf(text + k, sizeof(text) - k, " probe probe_probe%d(int);\n", i);
+	k += (size_t)snprintf(text + k, sizeof(text) - k, " probe probe_probe7(int);\n};\n");
+	errno = 0;
+	CHECK(!usdt_provider_from_d(text, k, "t.d", NULL, NULL));
+	CHECK_EQ_INT(errno, EEXIST);
+	CHECK_STREQ(usdt_errmsg(), "t.d:102:8: probe probe_probe7 is already defined in provider p at line 9");
+	k = (size_t)snprintf(text, sizeof(text), "provider p { /* } */\n");
+	for (int i = 0; i < 100; i++)
+		k += (size_t)snprintf(text + k, sizeof(text) - k, " probe probe_probe%d(int);\n", i);
+	k += (size_t)snprintf(text + k, sizeof(text) - k, "};\n");
+	usdt_provider *p = usdt_provider_from_d(text, k, "t.d", NULL, NULL);
+	CHECK_MSG(p, "%s", usdt_errmsg());
+	CHECK_EQ_INT((int)usdt_provider_probe_count(p), 100);
+	CHECK(usdt_provider_probe(p, "probe_probe99"));
+	usdt_provider_free(p);
+}
+
 TEST(text_need_not_be_nul_terminated)
 {
 	/* Only the first len bytes count: the rest would be a syntax error. */
