@@ -23,6 +23,7 @@ struct src {
 	uint64_t size;
 	bool swap; /* file byte order differs from ours */
 	bool is64;
+	bool libusdt_image; /* exports __usdt_stubs */
 };
 
 static int read_at(const struct src *s, uint64_t off, void *buf, uint64_t len)
@@ -132,7 +133,8 @@ static int walk_notes(const struct src *s, const uint8_t *n, uint64_t size, bool
 				return -EINVAL;
 			const uint8_t *d = n + desc_off;
 			struct usdt__note note = { .pc = addr(s, d), .sema = addr(s, d + 2 * asz),
-						   .ptr_size = (unsigned)asz };
+						   .ptr_size = (unsigned)asz,
+						   .libusdt_image = s->libusdt_image };
 			uint64_t note_base = addr(s, d + asz);
 			/* Three strings, each ending inside the descriptor. */
 			const char *str[3];
@@ -172,6 +174,24 @@ static int read_ehdr(struct src *s, uint8_t eh[sizeof(Elf64_Ehdr)])
 	s->swap = (eh[EI_DATA] == ELFDATA2MSB) != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
 	size_t ehsize = s->is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	return read_at(s, 0, eh, ehsize) ? -EINVAL : 0;
+}
+
+/* libusdt's images export __usdt_stubs: look for it in the dynamic string
+ * table (small, read once) so callers can tell its images from the rest. */
+static int is_libusdt_image(struct src *s, const uint8_t *raw)
+{
+	static const char sym[] = "\0__usdt_stubs"; /* with both NULs */
+	struct shdr h;
+	get_shdr(s, raw, &h);
+	if (h.type != SHT_STRTAB || h.size > (1u << 24))
+		return 0;
+	uint8_t *str;
+	int err = load(s, &h, &str);
+	if (err)
+		return err == -ENOMEM ? err : 0; /* a bad table only means "no" */
+	s->libusdt_image = h.size >= sizeof(sym) && memmem(str, h.size, sym, sizeof(sym));
+	usdt__free(str);
+	return 0;
 }
 
 static int walk(struct src *s, usdt__note_fn fn, void *ctx)
@@ -225,6 +245,7 @@ static int walk(struct src *s, usdt__note_fn fn, void *ctx)
 		goto out;
 	bool have_notes = false, have_base = false;
 	uint64_t base_addr = 0;
+	uint32_t dynstr = 0;
 	for (uint32_t i = 0; i < shnum; i++) {
 		get_shdr(s, sh + (uint64_t)i * shentsize, &h);
 		if (h.name >= strh.size || !memchr(names + h.name, 0, strh.size - h.name))
@@ -236,10 +257,14 @@ static int walk(struct src *s, usdt__note_fn fn, void *ctx)
 		} else if (!strcmp(nm, ".stapsdt.base")) {
 			have_base = true;
 			base_addr = h.addr;
+		} else if (h.type == SHT_DYNSYM && h.link < shnum) {
+			dynstr = h.link;
 		}
 	}
 	usdt__free(names);
 	if (!have_notes)
+		goto out;
+	if (dynstr && (err = is_libusdt_image(s, sh + (uint64_t)dynstr * shentsize)))
 		goto out;
 	if ((err = load(s, &notes, &ndata)))
 		goto out;

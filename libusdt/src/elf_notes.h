@@ -14,6 +14,7 @@ struct usdt__note {
 	uint64_t pc;    /* link-time address of the site, adjusted for .stapsdt.base */
 	uint64_t sema;  /* link-time address of the semaphore, 0 if none */
 	unsigned ptr_size; /* 4 (ELF32) or 8 (ELF64): the size of a pointer argument */
+	bool libusdt_image; /* the file is a libusdt dynamic image (exports __usdt_stubs) */
 };
 
 /* Called per note; non-zero stops the walk and is returned. */

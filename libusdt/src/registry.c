@@ -4,14 +4,15 @@
  * Static probes: the loaded objects are listed with dl_iterate_phdr first
  * (the loader's lock is held only for that), then each object's file is read
  * for its notes and the addresses moved by its load bias. libusdt's own
- * dynamic images are skipped there and reported from the provider registry,
- * which knows them better (types, enabled state under its lock).
+ * dynamic images are skipped there (known by load bias, or by the symbol
+ * their files export while one is between dlopen and the provider list) and
+ * reported from the provider list, under its lock.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <limits.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,13 +60,11 @@ static int collect(struct dl_phdr_info *info, size_t size, void *data)
 	/* Dynamic images are filtered later: usdt__is_dynamic_image() takes
 	 * libusdt's lock, which a load holds around dlopen(), so taking it under
 	 * the loader's lock here could deadlock. */
-	char abs[PATH_MAX];
-	if (name[0] != '/') {
-		/* dlopen("./x.so") keeps the relative name: resolve it now. */
-		if (!realpath(name, abs))
-			return 0;
-		name = abs;
-	}
+	/* dlopen("./x.so") keeps the relative name, relative to a directory
+	 * the program may have left: such names are looked up in
+	 * /proc/self/maps afterwards, by address. The vdso has no file. */
+	if (name[0] != '/' && (name[0] != '.' || !info->dlpi_phnum))
+		return 0;
 	if (o->n == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 32;
 		struct object *v = usdt__realloc(o->v, cap * sizeof(*v));
@@ -113,6 +112,10 @@ static bool in_seg(const struct object *o, uintptr_t a, size_t len, bool x, bool
 static int visit_note(const struct usdt__note *n, void *data)
 {
 	struct visit *v = data;
+	/* Dynamic images come from the provider list, even while one is being
+	 * loaded or reaped and the list does not have it. */
+	if (n->libusdt_image)
+		return 0;
 	uintptr_t pc = (uintptr_t)(n->pc + v->obj->bias);
 	uintptr_t sema = n->sema ? (uintptr_t)(n->sema + v->obj->bias) : 0;
 	/* A note that does not fit the loaded object is from another build of
@@ -134,6 +137,38 @@ static int visit_note(const struct usdt__note *n, void *data)
 	return v->ret ? 1 : 0;
 }
 
+/* The file mapped at addr, from /proc/self/maps (an absolute path). */
+static char *mapped_path(uintptr_t addr)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return NULL;
+	char line[PATH_MAX + 128], *out = NULL;
+	while (!out && fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		int at = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &at) < 2 || !at)
+			continue;
+		if (addr < start || addr >= end || line[at] != '/')
+			continue;
+		line[at + strcspn(line + at, "\n")] = 0;
+		out = usdt__strdup(line + at);
+	}
+	fclose(f);
+	return out;
+}
+
+/* Make a relative object name absolute; false if it cannot be found. */
+static bool resolve(struct object *o)
+{
+	if (o->path[0] == '/')
+		return true;
+	char *abs = o->nsegs ? mapped_path(o->segs[0].start) : NULL;
+	usdt__free(o->path);
+	o->path = abs;
+	return abs != NULL;
+}
+
 int usdt_foreach_probe(usdt_probe_visit_fn fn, void *ctx)
 {
 	if (!fn)
@@ -142,7 +177,7 @@ int usdt_foreach_probe(usdt_probe_visit_fn fn, void *ctx)
 	dl_iterate_phdr(collect, &objs);
 	int r = objs.err;
 	for (size_t i = 0; i < objs.n && !r; i++) {
-		if (usdt__is_dynamic_image(objs.v[i].bias))
+		if (usdt__is_dynamic_image(objs.v[i].bias) || !resolve(&objs.v[i]))
 			continue;
 		int fd = open(objs.v[i].path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)

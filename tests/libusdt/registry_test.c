@@ -7,6 +7,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -59,6 +61,56 @@ static void self_path(char *buf, size_t n)
 	buf[len > 0 ? len : 0] = 0;
 }
 
+struct first_note {
+	int n;
+	struct usdt__note note;
+	char provider[64], name[64], args[128];
+};
+
+static int keep_first(const struct usdt__note *n, void *ctx)
+{
+	struct first_note *f = ctx;
+	if (!f->n++) {
+		f->note = *n;
+		snprintf(f->provider, sizeof(f->provider), "%s", n->provider);
+		snprintf(f->name, sizeof(f->name), "%s", n->name);
+		snprintf(f->args, sizeof(f->args), "%s", n->args);
+	}
+	return 0;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	unsigned char *buf = malloc((size_t)st.st_size + 1);
+	*len = (size_t)st.st_size;
+	if (buf && pread(fd, buf, *len, 0) != (ssize_t)*len) {
+		free(buf);
+		buf = NULL;
+	}
+	close(fd);
+	return buf;
+}
+
+static struct first_note lookup_first_of_exe(void)
+{
+	struct first_note f = { 0 };
+	char exe[512];
+	self_path(exe, sizeof(exe));
+	int fd = open(exe, O_RDONLY);
+	if (fd >= 0) {
+		usdt__elf_notes_fd(fd, keep_first, &f);
+		close(fd);
+	}
+	return f;
+}
+
 TEST(static_probes_of_the_program_are_listed_with_semaphore_and_path)
 {
 	fire_main(0);
@@ -86,20 +138,34 @@ TEST(probes_of_a_dlopened_library_and_dynamic_providers_are_listed)
 	FILE *f = fopen(src, "w");
 	CHECK(f);
 	fputs("#include \"usdt_sdt.h\"\nUSDT_DEFINE_SEMAPHORE(reglib, hello);\n"
-	      "void reglib_fire(long v) { USDT_PROBE1(reglib, hello, v); }\n", f);
+	      "void reglib_fire(long v) { USDT_PROBE1(reglib, hello, v); }\n"
+	      "void *reglib_sema(void) { return (void *)&reglib_hello_semaphore; }\n", f);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "cc -O2 -shared -fPIC -Ilibusdt/include -o %s %s", lib, src);
 	CHECK_EQ_INT(system(cmd), 0);
-	void *h = dlopen(lib, RTLD_NOW);
+	/* Opened by a relative name, which the loader keeps as given. */
+	char cwd[512];
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	CHECK(chdir(dir) == 0);
+	void *h = dlopen("./libreg.so", RTLD_NOW);
+	CHECK(chdir(cwd) == 0);
 	CHECK_MSG(h, "%s", dlerror());
 	struct found fl = lookup("reglib", "hello");
 	CHECK_EQ_INT(fl.count, 1);
 	CHECK_STREQ(fl.path, lib);
 	CHECK_STREQ(fl.args, "-8@%rdi");
-	/* The semaphore address is where the library's variable is. */
-	void *sema = dlsym(h, "reglib_hello_semaphore");
-	CHECK(!sema || (uintptr_t)sema == fl.info.semaphore); /* hidden: usually not found */
-	CHECK(fl.info.semaphore != 0);
+	CHECK(!fl.info.dynamic && !fl.info.enabled);
+	/* The semaphore is the library's variable; the site is in its code. */
+	void *(*sema_of)(void) = (void *(*)(void))dlsym(h, "reglib_sema");
+	CHECK(sema_of);
+	CHECK((uintptr_t)sema_of() == fl.info.semaphore);
+	Dl_info di;
+	CHECK(dladdr((void *)fl.info.address, &di) && di.dli_fbase);
+	Dl_info dfire;
+	CHECK(dladdr(dlsym(h, "reglib_fire"), &dfire));
+	CHECK(di.dli_fbase == dfire.dli_fbase);
+	CHECK(fl.info.address > (uintptr_t)dlsym(h, "reglib_fire") - 4096 &&
+	      fl.info.address < (uintptr_t)dlsym(h, "reglib_fire") + 4096);
 
 	usdt_provider *p = usdt_provider_new("regdyn");
 	usdt_probe_new_sig(p, "tick", "int64_t, char *");
@@ -110,6 +176,18 @@ TEST(probes_of_a_dlopened_library_and_dynamic_providers_are_listed)
 	CHECK_STREQ(fd.path, usdt_provider_path(p));
 	CHECK_STREQ(fd.args, usdt_probe_arg_spec(usdt_provider_probe(p, "tick")));
 	CHECK(fd.info.address == usdt_probe_address(usdt_provider_probe(p, "tick")));
+	CHECK(fd.info.semaphore == (uintptr_t)usdt_probe_semaphore(usdt_provider_probe(p, "tick")));
+	CHECK(!fd.info.enabled);
+	/* Its file is known as a libusdt image by the note reader. */
+	int ifd = open(fd.path, O_RDONLY);
+	CHECK(ifd >= 0);
+	struct first_note img = { 0 };
+	CHECK_EQ_INT(usdt__elf_notes_fd(ifd, keep_first, &img), 0);
+	close(ifd);
+	CHECK(img.n == 1 && img.note.libusdt_image);
+	CHECK_STREQ(img.name, "tick");
+	struct first_note exe_note = lookup_first_of_exe();
+	CHECK(exe_note.n >= 1 && !exe_note.note.libusdt_image);
 	CHECK_EQ_INT(usdt_provider_unload(p), 0);
 	CHECK_EQ_INT(lookup("regdyn", "tick").count, 0);
 	usdt_provider_free(p);
@@ -137,26 +215,78 @@ TEST(the_visitor_stops_the_walk_with_its_value)
 	CHECK_EQ_INT(usdt_foreach_probe(NULL, NULL), -EINVAL);
 }
 
-TEST(enabled_follows_a_tracer)
+TEST(enabled_follows_a_tracer_static_and_dynamic)
 {
 	if (!tr_have("bpftrace"))
 		SKIP_TRACER("bpftrace is not installed");
 	tr_mount_tracefs();
-	char exe[512], pidbuf[16], script[1024];
+	usdt_provider *p = usdt_provider_new("regdyn2");
+	usdt_probe *tick = usdt_probe_new_sig(p, "tick", "int64_t");
+	CHECK_EQ_INT(usdt_provider_load(p), 0);
+	CHECK(!lookup("regdyn2", "tick").info.enabled);
+	char exe[512], pidbuf[16], script[2048];
 	self_path(exe, sizeof(exe));
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-	snprintf(script, sizeof(script), TR_READY "usdt:%s:regtest:main__probe { printf(\"H %%d\\n\", arg0); exit(); }", exe);
+	snprintf(script, sizeof(script),
+		 TR_READY "usdt:%s:regtest:main__probe { printf(\"H %%d\\n\", arg0); }\n"
+			  "usdt:%s:regdyn2:tick { printf(\"T %%ld\\n\", arg0); exit(); }",
+		 exe, usdt_provider_path(p));
 	const char *argv[] = { "bpftrace", "-p", pidbuf, "-e", script, NULL };
 	struct tracer t;
 	CHECK(tr_start(&t, argv) == 0);
 	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace: %s", t.out);
 	CHECK(tr_wait_sema(&regtest_main__probe_semaphore, false, 5));
+	CHECK(tr_wait_sema(usdt_probe_semaphore(tick), false, 5));
 	CHECK(lookup("regtest", "main__probe").info.enabled);
+	CHECK(lookup("regdyn2", "tick").info.enabled);
 	fire_main(7);
+	usdt_probe_fire1(tick, 42);
 	tr_finish(&t, 10);
-	CHECK_MSG(strstr(t.out, "H 7\n"), "%s", t.out);
+	CHECK_MSG(strstr(t.out, "H 7\n") && strstr(t.out, "T 42\n"), "%s", t.out);
 	CHECK(tr_wait_sema(&regtest_main__probe_semaphore, true, 5));
+	CHECK(tr_wait_sema(usdt_probe_semaphore(tick), true, 5));
 	CHECK(!lookup("regtest", "main__probe").info.enabled);
+	CHECK(!lookup("regdyn2", "tick").info.enabled);
+	usdt_provider_free(p);
+	CHECK_EQ_INT(lookup("regdyn2", "tick").count, 0);
+}
+
+/* Providers loaded and unloaded by another thread while this one walks. */
+static atomic_bool churn_stop;
+static atomic_int churn_err;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	usdt_provider *p = usdt_provider_new("regchurn");
+	usdt_probe_new_sig(p, "x", "int");
+	while (!atomic_load(&churn_stop)) {
+		if (usdt_provider_load(p) || usdt_provider_unload(p))
+			atomic_store(&churn_err, 1);
+	}
+	usdt_provider_free(p);
+	return NULL;
+}
+
+TEST(walks_are_safe_while_providers_come_and_go)
+{
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, churn, NULL) == 0);
+	int seen = 0, walks = 0;
+	for (; walks < 200; walks++) {
+		struct found f = lookup("regchurn", "x");
+		if (f.count < 0 || f.count > 1)
+			break;
+		seen += f.count;
+		if (f.count && !f.info.dynamic)
+			break;
+	}
+	atomic_store(&churn_stop, true);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(walks, 200);
+	CHECK_EQ_INT(atomic_load(&churn_err), 0);
+	CHECK_EQ_INT(lookup("regchurn", "x").count, 0);
+	(void)seen;
 }
 
 static int count_note(const struct usdt__note *n, void *ctx)
@@ -206,6 +336,99 @@ TEST(damaged_files_are_refused_not_followed)
 		free(copy);
 	}
 	free(buf);
+}
+
+/* The offset of the first stapsdt note's descriptor in an ELF64 file. */
+static size_t find_stapsdt_desc(const unsigned char *buf, size_t len)
+{
+	static const unsigned char hdr[] = { 8, 0, 0, 0 };
+	for (size_t i = 0; i + 20 < len; i += 4)
+		if (!memcmp(buf + i, hdr, 4) && buf[i + 8] == 3 && !memcmp(buf + i + 12, "stapsdt", 8))
+			return i + 20;
+	return 0;
+}
+
+TEST(the_site_moves_with_stapsdt_base_as_prelink_would)
+{
+	char exe[512];
+	self_path(exe, sizeof(exe));
+	size_t len;
+	unsigned char *buf = slurp(exe, &len);
+	CHECK(buf);
+	struct first_note a = { 0 }, b = { 0 };
+	CHECK_EQ_INT(usdt__elf_notes_mem(buf, len, keep_first, &a), 0);
+	CHECK_EQ_INT(a.note.ptr_size, 8);
+	size_t d = find_stapsdt_desc(buf, len);
+	CHECK(d);
+	/* The note says .stapsdt.base was 0x40 lower when it was written:
+	 * the site moved up by 0x40 since. */
+	uint64_t base;
+	memcpy(&base, buf + d + 8, 8);
+	base -= 0x40;
+	memcpy(buf + d + 8, &base, 8);
+	CHECK_EQ_INT(usdt__elf_notes_mem(buf, len, keep_first, &b), 0);
+	CHECK_STREQ(b.provider, a.provider);
+	CHECK(b.note.pc == a.note.pc + 0x40);
+	CHECK(b.note.sema == a.note.sema);
+	free(buf);
+}
+
+TEST(elf32_files_are_read)
+{
+	char dir[] = "/tmp/regtest32.XXXXXX";
+	CHECK(mkdtemp(dir));
+	char cmd[2048], so[600];
+	snprintf(so, sizeof(so), "%s/l32.so", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "printf '#include \"usdt_sdt.h\"\\nUSDT_DEFINE_SEMAPHORE(r32, hello);\\n"
+		 "void f(int v, const char *s) { USDT_PROBE2(r32, hello, v, s); }\\n' >%s/l.c && "
+		 "cc -m32 -O2 -fPIC -Ilibusdt/include -c %s/l.c -o %s/l.o 2>/dev/null && "
+		 "ld -m elf_i386 -shared -o %s %s/l.o 2>/dev/null",
+		 dir, dir, dir, so, dir);
+	if (system(cmd) != 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		(void)system(cmd);
+		SKIP_TEST("no 32-bit compiler (cc -m32)");
+	}
+	size_t len;
+	unsigned char *buf = slurp(so, &len);
+	CHECK(buf);
+	struct first_note f = { 0 };
+	CHECK_EQ_INT(usdt__elf_notes_mem(buf, len, keep_first, &f), 0);
+	CHECK_EQ_INT(f.n, 1);
+	CHECK_STREQ(f.provider, "r32");
+	CHECK_STREQ(f.name, "hello");
+	CHECK(!strncmp(f.args, "-4@", 3) && strstr(f.args, " 4@"));
+	CHECK_EQ_INT(f.note.ptr_size, 4);
+	CHECK(f.note.pc != 0 && f.note.sema != 0);
+	uint64_t base = 1;
+	CHECK_EQ_INT(usdt__elf_load_base_mem(buf, len, &base), 0);
+	CHECK(base == 0);
+	/* The semaphore is where the symbol table says. */
+	snprintf(cmd, sizeof(cmd), "nm %s | awk '/r32_hello_semaphore/ { print $1 }'", so);
+	FILE *nm = popen(cmd, "r");
+	char hex[64] = "";
+	CHECK(nm && fgets(hex, sizeof(hex), nm));
+	pclose(nm);
+	CHECK(strtoull(hex, NULL, 16) == f.note.sema);
+	/* And hostile variants of it, as for ELF64. */
+	unsigned seed = 7;
+	for (int round = 0; round < 1000; round++) {
+		unsigned char *copy = malloc(len);
+		memcpy(copy, buf, len);
+		for (int k = 0; k < 4; k++) {
+			seed = seed * 1103515245u + 12345u;
+			copy[(seed >> 4) % len] ^= (unsigned char)(seed >> 20);
+		}
+		int m = 0, r = usdt__elf_notes_mem(copy, len, count_note, &m);
+		CHECK_MSG(r == 0 || r == -EINVAL || r == -ENOEXEC || r == -ENOMEM, "round %d: %d", round, r);
+		r = usdt__elf_load_base_mem(copy, len, &base);
+		CHECK_MSG(r == 0 || r == -EINVAL || r == -ENOEXEC, "round %d: base %d", round, r);
+		free(copy);
+	}
+	free(buf);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
 }
 
 TEST_MAIN()
