@@ -15,9 +15,14 @@
  * Generators and coroutines: entry fires each time the frame starts or
  * resumes, return each time it yields (awaits), returns or raises.
  */
+#include <errno.h>
 #include "hooks.h"
 
 #define STR_MAX 1024 /* bytes of the args/result strings passed to tracers */
+/* Functions per libusdt provider: adding one reloads its provider, so a
+ * module with many @fbt functions gets several providers of the same name
+ * (one image each) and each decoration costs the same. */
+#define CHUNK 32
 
 struct fbt_prov;
 
@@ -358,10 +363,16 @@ static void on_change(usdt_probe *probe, bool enabled, void *ctx)
 
 /* ---- registration ---- */
 
+static const char *prov_name(struct fbt_prov *fp)
+{
+	return usdt_provider_name(usdt__provider_ptr(fp->prov));
+}
+
+/* A provider called name with room for one more function. */
 static struct fbt_prov *prov_get(const char *name)
 {
-	for (size_t i = 0; i < nprovs; i++)
-		if (!strcmp(usdt_provider_name(usdt__provider_ptr(provs[i]->prov)), name))
+	for (size_t i = nprovs; i-- > 0;)
+		if (!strcmp(prov_name(provs[i]), name) && provs[i]->nrecs < CHUNK)
 			return provs[i];
 	struct fbt_prov **np = PyMem_Realloc(provs, (nprovs + 1) * sizeof(*np));
 	if (!np)
@@ -379,8 +390,19 @@ static struct fbt_prov *prov_get(const char *name)
 	return fp;
 }
 
-/* Free probe names base__entry/base__return in prov, else base_2__..., ... */
-static int pick_names(usdt_provider *prov, const char *base, char *entry, char *ret)
+/* Is probe name taken in any provider called pname? */
+static bool name_taken(const char *pname, const char *probe)
+{
+	for (size_t i = 0; i < nprovs; i++)
+		if (!strcmp(prov_name(provs[i]), pname) &&
+		    usdt_provider_probe(usdt__provider_ptr(provs[i]->prov), probe))
+			return true;
+	return false;
+}
+
+/* Free probe names base__entry/base__return for provider pname, else
+ * base_2__..., base_3__... */
+static int pick_names(const char *pname, const char *base, char *entry, char *ret)
 {
 	for (int n = 1; n < 1000; n++) {
 		char b[USDT_MAX_NAME + 16];
@@ -394,7 +416,7 @@ static int pick_names(usdt_provider *prov, const char *base, char *entry, char *
 			PyErr_Format(PyExc_ValueError, "fbt: bad probe name %s: %s", ret, usdt_errmsg());
 			return -1;
 		}
-		if (!usdt_provider_probe(prov, entry) && !usdt_provider_probe(prov, ret))
+		if (!name_taken(pname, entry) && !name_taken(pname, ret))
 			return 0;
 	}
 	PyErr_Format(PyExc_ValueError, "fbt: too many functions named %s", base);
@@ -418,13 +440,15 @@ static PyObject *fbt_register(PyObject *m, PyObject *args)
 		return NULL;
 	if (rec_of(code))
 		Py_RETURN_FALSE;
+	char entry[USDT_MAX_NAME + 32], ret[USDT_MAX_NAME + 32];
+	if (usdt_name_check(pname) < 0)
+		return usdt__raise(-EINVAL, NULL);
+	if (pick_names(pname, base, entry, ret) < 0)
+		return NULL;
 	struct fbt_prov *fp = prov_get(pname);
 	if (!fp)
 		return NULL;
 	usdt_provider *prov = usdt__provider_ptr(fp->prov);
-	char entry[USDT_MAX_NAME + 32], ret[USDT_MAX_NAME + 32];
-	if (pick_names(prov, base, entry, ret) < 0)
-		return NULL;
 	struct fbt_rec *r = PyMem_Calloc(1, sizeof(*r));
 	if (!r)
 		return PyErr_NoMemory();

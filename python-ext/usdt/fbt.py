@@ -22,7 +22,11 @@ outside [A-Za-z0-9_] turned into '_', e.g. "myapp_server" for myapp.server):
                  int32 raised [, char *result])
 NAME defaults to the qualified name mangled the same way ("Cls.method" ->
 "Cls_method", "outer.<locals>.inner" -> "outer_locals_inner"), cut to 50
-characters; a clash inside one provider gets a suffix _2, _3, ... With
+characters; a clash inside one provider gets a suffix _2, _3, ...
+Each provider image holds up to 32 functions (adding a function reloads its
+image); more functions of one provider go to further images with the same
+provider name, so attach by pid (bpftrace -p PID 'usdt::PROVIDER:NAME__entry')
+or by the path fbt_provider(func).path. With
 args=True, args is "a=1, b='x'" (repr() of each parameter) and result is
 repr() of the returned value or of the exception; both are built only while
 traced and cut at 1024 bytes; parameters come in the code's order (positional,

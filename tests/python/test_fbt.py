@@ -169,6 +169,22 @@ class TestIdentity(unittest.TestCase):
         self.assertEqual(usdt.fbt_probes(a)[0].name, "same__entry")
         self.assertEqual(usdt.fbt_probes(b)[0].name, "same_2__entry")
 
+    def test_many_functions_split_into_images(self):
+        # 40 functions of one provider: 32 per image, one provider name, names unique.
+        m = types.ModuleType("pyt_many")
+        exec("from usdt import fbt\n" + "".join(
+            "@fbt\ndef f%d():\n    return %d\n" % (i, i) for i in range(40)), m.__dict__)
+        provs = {usdt.fbt_provider(getattr(m, "f%d" % i)).path for i in range(40)}
+        self.assertEqual(len(provs), 2)
+        names = {usdt.fbt_probes(getattr(m, "f%d" % i))[0].name for i in range(40)}
+        self.assertEqual(len(names), 40)
+        self.assertEqual({usdt.fbt_provider(m.f0).name, usdt.fbt_provider(m.f39).name},
+                         {"pyt_many"})
+        # A name clash across the two images still gets a suffix.
+        g = types.FunctionType(m.f0.__code__.replace(co_name="g"), {})
+        fbt(provider="pyt_many", name="f0")(g)
+        self.assertEqual(usdt.fbt_probes(g)[0].name, "f0_2__entry")
+
     def test_bad_input(self):
         with self.assertRaises(TypeError):
             fbt(42)
