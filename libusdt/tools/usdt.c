@@ -339,7 +339,9 @@ int main(int argc, char **argv)
 	} else {
 		rc = list_file(what);
 	}
-	if (!rc && !listed)
+	if (!rc && !listed && filter_provider)
+		fprintf(stderr, "usdt: %s: no probes of provider %s\n", what, filter_provider);
+	else if (!rc && !listed)
 		fprintf(stderr, "usdt: %s: no probes\n", what);
 	return rc;
 }

@@ -27,7 +27,10 @@ probe beat int64 string
 FS
 "$vm" "$tmp/app.fs" >/dev/null 2>"$tmp/app.err" &
 app=$!
-for _ in $(seq 100); do grep -q provider "$tmp/app.err" && break; sleep 0.05; done
+# A second one whose provider image is a memfd (no usable directory).
+USDT_DIR=/proc/nonexistent "$vm" "$tmp/app.fs" >/dev/null 2>"$tmp/app2.err" &
+app2=$!
+for _ in $(seq 100); do grep -q provider "$tmp/app.err" && grep -q provider "$tmp/app2.err" && break; sleep 0.05; done
 
 "$usdt" list $app >"$tmp/list" 2>"$tmp/list.err"; rc=$?
 ours=$(grep -E '^[A-Za-z_][A-Za-z0-9_]*:' "$tmp/list" | cut -d' ' -f1 | sort -u)
@@ -58,7 +61,45 @@ if need bpftrace pasted_bpftrace_line_traces_the_probe; then
 	grep -qE '^beat: [0-9]+ lub$' "$tmp/bt.out" && pass pasted_bpftrace_line_traces_the_probe ||
 		fail pasted_bpftrace_line_traces_the_probe "line: $line; bpftrace: $(cat "$tmp/bt.out")"
 fi
-kill $app 2>/dev/null; wait $app 2>/dev/null
+
+"$usdt" list -p clitest $app >"$tmp/only" 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(grep -cE '^[A-Za-z_]' "$tmp/only")" = 1 ] && grep -q '^clitest:beat ' "$tmp/only" &&
+	pass provider_filter || fail provider_filter "rc $rc: $(cat "$tmp/only")"
+
+# The memfd image: a /proc/PID/fd path; its pasted line, run in the background,
+# makes the listing say TRACED and prints events.
+"$usdt" list -p clitest $app2 >"$tmp/list2" 2>&1
+line=$(sed -n 's/^    bpftrace //p' "$tmp/list2")
+if grep -qE "^    path /proc/$app2/fd/[0-9]+\$" "$tmp/list2" && [[ $line == "-p $app2 -e 'usdt:/proc/$app2/fd/"* ]]; then
+	pass memfd_image_gets_a_proc_fd_path
+else
+	fail memfd_image_gets_a_proc_fd_path "$(cat "$tmp/list2")"
+fi
+if need bpftrace traced_state_and_pasted_line_on_a_memfd_image; then
+	script=$(sed -n "s/^-p $app2 -e '\(.*\)'\$/\1/p" <<<"$line")
+	timeout 20 bpftrace -p $app2 -e "BEGIN { printf(\"READY\\n\"); } $script" >"$tmp/bt2.out" 2>&1 &
+	bt=$!
+	for _ in $(seq 200); do grep -q READY "$tmp/bt2.out" && break; sleep 0.05; done
+	"$usdt" list -p clitest $app2 >"$tmp/traced" 2>&1
+	for _ in $(seq 100); do grep -qE '^beat: [0-9]+ lub$' "$tmp/bt2.out" && break; sleep 0.05; done
+	kill -INT $bt 2>/dev/null; wait $bt 2>/dev/null
+	"$usdt" list -p clitest $app2 >"$tmp/untraced" 2>&1
+	grep -q '^clitest:beat  (int64, ptr)  TRACED$' "$tmp/traced" && grep -qE '^beat: [0-9]+ lub$' "$tmp/bt2.out" &&
+		grep -q '^clitest:beat  (int64, ptr)  untraced$' "$tmp/untraced" &&
+		pass traced_state_and_pasted_line_on_a_memfd_image ||
+		fail traced_state_and_pasted_line_on_a_memfd_image "listing: $(cat "$tmp/traced") then $(head -1 "$tmp/untraced"); bpftrace: $(head -5 "$tmp/bt2.out")"
+fi
+
+# Another user may not read a root process's maps.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	cp "$usdt" "$tmp/usdt-copy" && chmod 755 "$tmp" "$tmp/usdt-copy"
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/usdt-copy" list $app 2>&1); rc=$?
+	[ $rc -eq 1 ] && [ "$out" = "usdt: process $app: permission denied (run as its user or as root)" ] &&
+		pass permission_denied_is_a_clear_error || fail permission_denied_is_a_clear_error "rc $rc: $out"
+else
+	echo "SKIP $T:permission_denied_is_a_clear_error: needs root and setpriv"
+fi
+kill $app $app2 2>/dev/null; wait $app $app2 2>/dev/null
 
 out=$("$usdt" list $app 2>&1); rc=$?
 [ $rc -eq 1 ] && [ "$out" = "usdt: no process $app" ] && pass gone_pid_is_a_clear_error ||
@@ -71,3 +112,16 @@ out=$("$usdt" list "$vm" 2>&1); rc=$?
 	pass lists_a_file_with_str_for_strings || fail lists_a_file_with_str_for_strings "rc $rc: $(head -5 <<<"$out")"
 "$usdt" >/dev/null 2>&1; [ $? -eq 2 ] && "$usdt" --help | grep -q '^usage: usdt list' && pass usage_and_help ||
 	fail usage_and_help "exit codes"
+
+# A 32-bit shared library: int is int32, a 4-byte pointer is a string.
+printf '#include "usdt_sdt.h"\nUSDT_DEFINE_SEMAPHORE(r32, hello);\nvoid f(int v, const char *s) { USDT_PROBE2(r32, hello, v, s); }\n' >"$tmp/l32.c"
+if cc -m32 -O2 -fPIC -Ilibusdt/include -c "$tmp/l32.c" -o "$tmp/l32.o" 2>/dev/null &&
+	ld -m elf_i386 -shared -o "$tmp/l32.so" "$tmp/l32.o" 2>/dev/null; then
+	out=$("$usdt" list "$tmp/l32.so" 2>&1); rc=$?
+	so=$(realpath "$tmp/l32.so")
+	[ $rc -eq 0 ] && grep -q '^r32:hello  (int32, ptr)  semaphore$' <<<"$out" &&
+		grep -qF "bpftrace -e 'usdt:$so:r32:hello { printf(\"hello: %d %s\\n\", arg0, str(arg1)); }'" <<<"$out" &&
+		pass lists_an_elf32_file || fail lists_an_elf32_file "rc $rc: $out"
+else
+	echo "SKIP $T:lists_an_elf32_file: no 32-bit compiler (cc -m32)"
+fi
