@@ -1,0 +1,76 @@
+"""Workload for test_runtime: run as `python -m usdt runtime_prog.py`.
+
+Reads commands on stdin: "state" prints the hooks visible to the interpreter's
+own introspection, "go" runs the workload and prints DONE, "exit" ends.
+Line numbers below are checked by the tests (see LINES)."""
+import gc
+import json
+import sys
+
+
+def rt_leaf(n):
+    return n + 1
+
+
+def rt_outer(n):
+    x = rt_leaf(n)
+    return x * 2
+
+
+class RtThing:
+    def __init__(self):
+        self.v = 1
+
+
+LINES = {"rt_leaf": (11, 12), "rt_outer": (15, 17)}  # (def line, return line)
+
+
+def workload():
+    for i in range(3):
+        rt_outer(i)
+    objs = [RtThing() for _ in range(5)]
+    del objs
+    for _ in range(60):  # 120 objects only a collection frees
+        a, b = [], []
+        a.append(b)
+        b.append(a)
+    del a, b
+    gc.collect(2)
+    import colorsys  # noqa: F401  (a module nobody imported yet)
+    try:
+        import usdt_no_such_module  # noqa: F401
+    except ImportError:
+        pass
+    sys.audit("usdt.test", 42)
+
+
+def state():
+    import importlib._bootstrap as b
+    s = {"profile": sys.getprofile() is not None,
+         "gc_callbacks": [getattr(c, "__name__", "?") for c in gc.callbacks],
+         "find_and_load": type(b._find_and_load).__name__}
+    if hasattr(sys, "monitoring"):
+        s["tools"] = [sys.monitoring.get_tool(i) for i in range(6)]
+    try:
+        import usdt.runtime
+        st = usdt.runtime.runtime_probes_state()
+        s["installed"] = sorted(k for k in ("function", "instance", "gc", "import", "audit",
+                                            "native_entry", "eval_frame_hook", "type_new_hook")
+                                if st.get(k))
+        s["path"] = st["path"]
+        s["probes"] = st["probes"]
+    except Exception as e:  # noqa
+        s["error"] = repr(e)
+    return s
+
+
+print("STARTED", flush=True)
+for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == "state":
+        print("STATE " + json.dumps(state()), flush=True)
+    elif cmd == "go":
+        workload()
+        print("DONE", flush=True)
+    elif cmd == "exit":
+        break
