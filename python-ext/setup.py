@@ -45,8 +45,15 @@ ext = Extension(
     depends=rel(glob.glob(os.path.join(here, "src", "*.h"))),
 )
 
+# USDT_EXT_BUILD_BASE: where setuptools builds (default ./build), so parallel
+# builds of one source tree need not share a directory.
+options = {}
+if os.environ.get("USDT_EXT_BUILD_BASE"):
+    options["build"] = {"build_base": os.environ["USDT_EXT_BUILD_BASE"]}
+
 setup(
     name="usdt",
+    options=options,
     version="0.1.0",
     description="USDT probes defined at run time, and @fbt function probes (libusdt)",
     packages=["usdt"],
