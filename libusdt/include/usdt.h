@@ -347,21 +347,27 @@ USDT_API usdt_provider *usdt_provider_from_d_file(const char *path, const char *
 struct usdt_probe_info {
 	const char *provider;
 	const char *name;
-	const char *args;       /* the note's argument spec */
-	const char *path;       /* what a tracer attaches to */
+	const char *args;       /* the note's argument spec, e.g. "-4@%edi 8@%rsi" */
+	const char *path;       /* what a tracer attaches to: the object's file, or
+	                         * /proc/<pid>/fd/<n> for a memfd dynamic image */
 	uintptr_t address;      /* run-time address of the probe site */
 	uintptr_t semaphore;    /* run-time address of the semaphore, 0 if none */
-	bool enabled;           /* semaphore non-zero (false if none) */
+	bool enabled;           /* semaphore non-zero now (false if none) */
 	bool dynamic;           /* created with libusdt at run time */
 };
 
 /* Called once per probe; return non-zero to stop the walk (that value is
- * then returned by usdt_foreach_probe). Strings are valid during the call. */
+ * then returned by usdt_foreach_probe). Strings are valid during the call.
+ * fn must not load, unload or free providers (dynamic probes are visited
+ * under libusdt's lock). */
 typedef int (*usdt_probe_visit_fn)(const struct usdt_probe_info *info, void *ctx);
 
-/* Visit every probe of the process: static probes in every loaded object
- * (found by reading the objects' .note.stapsdt notes) and loaded dynamic
- * providers' probes. Errors: -ENOMEM, or what fn returned. Thread-safe. */
+/* Visit every probe of the process: first the static probes of every loaded
+ * object (program and shared libraries; their .note.stapsdt notes are read
+ * from the files, bounds-checked, addresses moved by the load bias), then
+ * loaded dynamic providers' probes, each once. An object whose file cannot
+ * be read or is malformed, or no longer matches what is loaded, is skipped.
+ * Errors: -EINVAL (fn NULL), -ENOMEM, or what fn returned. Thread-safe. */
 USDT_API int usdt_foreach_probe(usdt_probe_visit_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------ */
