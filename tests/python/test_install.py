@@ -27,7 +27,6 @@ class TestInstall(unittest.TestCase):
                                env=env, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
             self.assertEqual(r.returncode, 0, r.stdout[-2000:])
-            self.assertFalse(os.path.exists(os.path.join(ROOT, "python-ext", "build")))
             env["PYTHONPATH"] = d
             code = ("import usdt; p = usdt.Provider('pyt_inst'); x = p.probe('x', int); "
                     "p.load(); x.fire(1); print(usdt.__file__, usdt._usdt.__file__)")
