@@ -118,7 +118,7 @@ def child():
     with Bpftrace(prog, os.getpid()) as bt:
         bt.wait_ready()
         w.join(10)
-        hit = per_op(["g()"], env, 20000, 3)["g()"]
+        hit = per_op(["g()"], env, 2000, 40)["g()"]
     bench("fbt_traced_hit_ns", hit, "ns")
     if "latency" in times:
         bench("enable_latency_ms", times["latency"] * 1e3, "ms")
