@@ -72,12 +72,17 @@ bool usdt__rt_module_wanted(PyObject *globals)
 
 const char *usdt__rt_utf8(PyObject *s)
 {
-	const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : NULL;
-	if (!u) {
-		PyErr_Clear();
+	if (!s || !PyUnicode_Check(s))
 		return "?";
-	}
-	return u;
+	if (PyUnicode_IS_COMPACT_ASCII(s))
+		return (const char *)PyUnicode_DATA(s);
+	/* Hooks may run with an exception set (a frame that raised): keep it. */
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	const char *u = PyUnicode_AsUTF8(s);
+	PyErr_Clear();
+	PyErr_Restore(t, v, tb);
+	return u ? u : "?";
 }
 
 /* ---- which probes the interpreter has ---------------------------------- */

@@ -42,7 +42,7 @@ static inline bool rt_on(int i)
 	return usdt__rt_probe[i] && usdt_probe_enabled(usdt__rt_probe[i]);
 }
 
-/* UTF-8 of a str, or "?" (never raises). */
+/* UTF-8 of a str, or "?"; never raises, keeps a pending exception. */
 const char *usdt__rt_utf8(PyObject *s);
 
 /* Function probes should report code whose module passes the filter. */

@@ -20,12 +20,11 @@
 #endif
 #if PY_VERSION_HEX >= 0x030B0000
 #include <internal/pycore_frame.h>
-typedef struct _PyInterpreterFrame usdt_frame;
+typedef struct _PyInterpreterFrame rt_frame;
 #else
 #include <frameobject.h>
-typedef PyFrameObject usdt_frame;
+typedef PyFrameObject rt_frame;
 #endif
-#define USDT_FRAME_CODE(f) ((f)->f_code)
 #ifdef USDT_UNDEF_BUILD_CORE
 #undef Py_BUILD_CORE
 #endif

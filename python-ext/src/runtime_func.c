@@ -12,6 +12,7 @@
  */
 #include <stdarg.h>
 #include "runtime.h"
+#include "hooks.h"
 
 /* Per-code cache of the module filter's answer, in the code's co_extra:
  * (filter generation << 1) | wanted. Only used while a filter is set. */
@@ -218,37 +219,11 @@ int usdt__rt_func_state(PyObject *d)
 #else
 /* ---- 3.8-3.11: a frame evaluator (PEP 523) ------------------------------- */
 
-#if PY_VERSION_HEX < 0x03090000
-typedef PyObject *(*eval_fn)(PyFrameObject *, int);
-#define EVAL_ARGS PyFrameObject *f, int throwflag
-#define CALL_PREV(prev) prev(f, throwflag)
-static eval_fn get_eval(void)
-{
-	eval_fn e = PyThreadState_Get()->interp->eval_frame;
-	return e ? e : _PyEval_EvalFrameDefault;
-}
-static void set_eval(eval_fn e)
-{
-	PyThreadState_Get()->interp->eval_frame = e;
-}
-#else
-typedef _PyFrameEvalFunction eval_fn;
-#define EVAL_ARGS PyThreadState *ts, usdt_frame *f, int throwflag
-#define CALL_PREV(prev) prev(ts, f, throwflag)
-static eval_fn get_eval(void)
-{
-	return _PyInterpreterState_GetEvalFrameFunc(PyThreadState_Get()->interp);
-}
-static void set_eval(eval_fn e)
-{
-	_PyInterpreterState_SetEvalFrameFunc(PyThreadState_Get()->interp, e);
-}
-#endif
+/* The shared frame evaluator of hooks.c (one PEP 523 function for @fbt and
+ * us, chained with any other user). */
+static int client = -1;
 
-static eval_fn prev_eval;
-static bool eval_on;
-
-static int frame_line(usdt_frame *f, PyCodeObject *co)
+static int frame_line(rt_frame *f, PyCodeObject *co)
 {
 #if PY_VERSION_HEX >= 0x030B0000
 	int lasti = _PyInterpreterFrame_LASTI(f);
@@ -259,41 +234,34 @@ static int frame_line(usdt_frame *f, PyCodeObject *co)
 #endif
 }
 
-static PyObject *rt_eval(EVAL_ARGS)
+static bool rt_enter(PyCodeObject *co, usdt_frame *uf)
 {
-	eval_fn prev = prev_eval;
-	if (!eval_on || !(rt_on(RT_FUNC_ENTRY) || rt_on(RT_FUNC_RETURN)))
-		return CALL_PREV(prev);
-	PyCodeObject *co = USDT_FRAME_CODE(f);
-	if (!code_wanted(co, f->f_globals))
-		return CALL_PREV(prev);
-	Py_INCREF(co); /* a finished generator may drop its frame's code */
+	rt_frame *f = (rt_frame *)uf;
+	if (!(rt_on(RT_FUNC_ENTRY) || rt_on(RT_FUNC_RETURN)) || !code_wanted(co, f->f_globals))
+		return false;
 	if (rt_on(RT_FUNC_ENTRY))
 		fire_func(RT_FUNC_ENTRY, co, frame_line(f, co));
-	PyObject *r = CALL_PREV(prev);
+	return true;
+}
+
+static void rt_leave(PyCodeObject *co, usdt_frame *uf, PyObject *res)
+{
 	if (rt_on(RT_FUNC_RETURN))
-		fire_func(RT_FUNC_RETURN, co, frame_line(f, co));
-	Py_DECREF(co);
-	return r;
+		fire_func(RT_FUNC_RETURN, co, frame_line((rt_frame *)uf, co));
 }
 
 int usdt__rt_func_install(void)
 {
-	eval_fn cur = get_eval();
-	if (cur != rt_eval) {
-		prev_eval = cur;
-		set_eval(rt_eval);
-	}
-	eval_on = true;
+	if (client < 0 && (client = usdt_hook_client(rt_enter, rt_leave)) < 0)
+		return -1;
+	usdt_hook_enable(client, true);
 	return 0;
 }
 
 void usdt__rt_func_remove(void)
 {
-	eval_on = false;
-	/* Someone chained after us: stay, as a pass-through. */
-	if (get_eval() == rt_eval)
-		set_eval(prev_eval);
+	if (client >= 0)
+		usdt_hook_enable(client, false);
 }
 
 const char *usdt__rt_func_mechanism(void)
@@ -303,7 +271,7 @@ const char *usdt__rt_func_mechanism(void)
 
 int usdt__rt_func_state(PyObject *d)
 {
-	return PyDict_SetItemString(d, "eval_frame_hook", get_eval() == rt_eval ? Py_True : Py_False);
+	return PyDict_SetItemString(d, "eval_frame_hook", usdt_hook_installed() ? Py_True : Py_False);
 }
 #endif
 

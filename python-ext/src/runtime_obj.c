@@ -22,15 +22,7 @@
  * exception set). */
 static const char *quiet_utf8(PyObject *s)
 {
-	if (!s || !PyUnicode_Check(s))
-		return "?";
-	if (PyUnicode_IS_COMPACT_ASCII(s))
-		return (const char *)PyUnicode_DATA(s);
-	PyObject *t, *v, *tb;
-	PyErr_Fetch(&t, &v, &tb);
-	const char *u = usdt__rt_utf8(s);
-	PyErr_Restore(t, v, tb);
-	return u;
+	return usdt__rt_utf8(s);
 }
 
 /* ---- gc ------------------------------------------------------------------- */

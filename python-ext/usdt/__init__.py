@@ -12,8 +12,9 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 from ._usdt import (ArgType, Probe, ProbeError, Provider, int8, int16, int32, int64,
                     uint8, uint16, uint32, uint64)
 from .fbt import fbt, fbt_probes, fbt_provider, fbt_traced
+from .runtime import disable_runtime_probes, enable_runtime_probes, runtime_probes_path
 
 __all__ = ["Provider", "Probe", "ProbeError", "ArgType", "int8", "int16", "int32",
            "int64", "uint8", "uint16", "uint32", "uint64", "fbt", "fbt_probes", "fbt_provider",
-           "fbt_traced"]
+           "fbt_traced", "enable_runtime_probes", "disable_runtime_probes", "runtime_probes_path"]
 __version__ = "0.1.0"

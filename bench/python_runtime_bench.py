@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Runtime probes (usdt.runtime, CPython's `python` provider): BENCH lines per
+interpreter, prefix py3.X. (pydeb. for Debian's /usr/bin/python3).
+
+Run by scripts/bench with plain python3: re-runs itself through
+scripts/with-python for each interpreter in $USDT_BENCH_PYTHONS.
+  runtime_idle_ratio_calls   a loop calling an empty function, with the runtime
+                             probes enabled but untraced / without the module
+                             (separate processes, alternated; target <= 1.01)
+  runtime_idle_ratio_alloc   the same for a loop creating instances of a class
+  function_traced_overhead_ns  extra cost per call while function__entry is
+                             traced (its semaphore held up by the benchmark, so
+                             the hook and fire are measured without the kernel
+                             trap); on Debian's 3.11 the interpreter's own probe
+                             made to fire by the no-op profile function
+  enable_latency_ms          semaphore up -> function hook installed (median)
+Loop figures are the minimum of many short runs.
+"""
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODE = "USDT_RT_BENCH"
+N = 100000
+
+
+def parent():
+    pys = os.environ.get("USDT_BENCH_PYTHONS", "3.8 3.9 3.10 3.11 3.12 3.13 deb").split()
+    status = 0
+    for py in pys:
+        env = dict(os.environ, **{MODE: "main"})
+        r = subprocess.run([os.path.join(ROOT, "scripts", "with-python"), py,
+                            os.path.abspath(__file__)], env=env, cwd=ROOT,
+                           stdout=subprocess.PIPE, universal_newlines=True)
+        sys.stdout.write(r.stdout)
+        sys.stdout.flush()
+        if r.returncode:
+            sys.stderr.write("python_runtime_bench: %s exited %d\n" % (py, r.returncode))
+            status = 1
+    return status
+
+
+def f():
+    pass
+
+
+class Obj:
+    def __init__(self):
+        self.a = 1
+
+
+def loop_calls(n):
+    for _ in range(n):
+        f()
+
+
+def loop_alloc(n):
+    for _ in range(n):
+        Obj()
+
+
+def best_ns(fn, reps=15, n=N):
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn(n)
+        best = min(best, time.perf_counter() - t)
+    return best / n * 1e9
+
+
+def loop_child(kind, enable):
+    if enable:
+        import usdt.runtime
+        usdt.runtime.enable_runtime_probes()
+        time.sleep(0.02)  # let the watcher's first scan pass
+    print("%.4f" % best_ns(loop_calls if kind == "calls" else loop_alloc))
+
+
+def installed(st):
+    return st["function"] or st["native_entry"]
+
+
+def main_child():
+    tag = "pydeb" if sys.executable.startswith("/usr/bin/") else "py%d.%d" % sys.version_info[:2]
+
+    def bench(name, value, unit):
+        print("BENCH %s.%s %.*f %s" % (tag, name, 3 if unit == "ratio" else 2 if unit == "ms" else 1,
+                                        value, unit))
+        sys.stdout.flush()
+
+    for kind in ("calls", "alloc"):
+        best = {0: float("inf"), 1: float("inf")}
+        for _ in range(5):
+            for enable in (0, 1):
+                env = dict(os.environ, **{MODE: "loop", "RT_KIND": kind, "RT_ENABLE": str(enable)})
+                out = subprocess.run([sys.executable, os.path.abspath(__file__)], env=env,
+                                     stdout=subprocess.PIPE, universal_newlines=True, check=True)
+                best[enable] = min(best[enable], float(out.stdout.split()[-1]))
+        bench("runtime_idle_ratio_" + kind, best[1] / best[0], "ratio")
+
+    import usdt.runtime
+    from usdt import _usdt
+    usdt.runtime.enable_runtime_probes()
+    time.sleep(0.05)
+    base = best_ns(loop_calls)
+    lat = []
+    for i in range(5):
+        t = time.perf_counter()
+        _usdt._rt_force("function__entry", 1)
+        while not installed(_usdt._rt_state()):
+            time.sleep(0.0002)
+        lat.append((time.perf_counter() - t) * 1e3)
+        if i == 0:
+            traced = best_ns(loop_calls)
+        _usdt._rt_force("function__entry", -1)
+        while installed(_usdt._rt_state()):
+            time.sleep(0.0005)
+    bench("function_traced_overhead_ns", traced - base, "ns")
+    bench("enable_latency_ms", sorted(lat)[len(lat) // 2], "ms")
+
+
+if __name__ == "__main__":
+    mode = os.environ.get(MODE)
+    if mode == "main":
+        main_child()
+    elif mode == "loop":
+        loop_child(os.environ["RT_KIND"], os.environ["RT_ENABLE"] == "1")
+    else:
+        sys.exit(parent())
