@@ -248,6 +248,31 @@ class TestProvider(unittest.TestCase):
         with self.assertRaises(ValueError):
             usdt.Provider.from_d(two)  # which one?
 
+    def test_image_dir_and_memfd_fallback(self):
+        d = tempfile.mkdtemp()
+        try:
+            os.chmod(d, 0o700)
+            app = usdt.Provider("pyt_dir", dir=d)
+            app.probe("x", int)
+            with app:
+                self.assertEqual(os.path.dirname(app.path), d)
+                self.assertFalse(app.memfd)
+            # No usable directory (not owned, not executable): a memfd image.
+            mem = usdt.Provider("pyt_mem", dir="/proc")
+            mem.probe("x", int)
+            with mem:
+                self.assertTrue(mem.memfd)
+                self.assertRegex(mem.path, r"^/proc/%d/fd/\d+$" % os.getpid())
+                mem["x"].fire(1)
+        finally:
+            for n in os.listdir(d):
+                os.unlink(os.path.join(d, n))
+            os.rmdir(d)
+
+    def test_from_d_bytes(self):
+        d = usdt.Provider.from_d(b"provider pyt_dbytes { probe a(int, char *); };")
+        self.assertEqual((d.name, d["a"].types), ("pyt_dbytes", ("int32_t", "char *")))
+
     def test_from_d_errors_leave_nothing_loaded(self):
         before = mapped_images()
         with self.assertRaises(ValueError) as cm:
