@@ -8,6 +8,7 @@ import fnmatch
 import glob
 import os
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.environ.get("LIBUSDT_SRC") or os.path.join(here, "..", "libusdt")
@@ -51,8 +52,21 @@ options = {}
 if os.environ.get("USDT_EXT_BUILD_BASE"):
     options["build"] = {"build_base": os.environ["USDT_EXT_BUILD_BASE"]}
 
+
+
+class build_py_pth(build_py):
+    """Also install usdt-runtime.pth next to the package: with it,
+    USDT_RUNTIME_PROBES=1 turns on the runtime probes at interpreter start."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(here, "usdt-runtime.pth"),
+                       os.path.join(self.build_lib, "usdt-runtime.pth"))
+
+
 setup(
     name="usdt",
+    cmdclass={"build_py": build_py_pth},
     options=options,
     version="0.1.0",
     description="USDT probes defined at run time, and @fbt function probes (libusdt)",
