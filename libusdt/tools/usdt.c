@@ -257,26 +257,28 @@ static int list_pid(void)
 	for (size_t k = 0; k < nfiles; k++) {
 		if (!files[k].exec || files[k].start0 == (unsigned long)-1)
 			continue;
-		/* map_files opens the very file mapped, even if deleted or a memfd. */
-		char mf[128];
+		/* map_files opens the very file mapped, even if deleted or a memfd
+		 * (it needs CAP_SYS_ADMIN); else the path, or for a memfd or deleted
+		 * file a descriptor the process still holds. */
+		char mf[128], attach[PATH_MAX + 32];
+		const char *p = files[k].path;
+		bool gone = strstr(p, " (deleted)") != NULL || !strncmp(p, "/memfd:", 7);
+		bool have_fd_path = gone && fd_path_for(p, attach, sizeof(attach));
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, files[k].xstart, files[k].xend);
 		int fd = open(mf, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			fd = open(files[k].path, O_RDONLY | O_CLOEXEC);
+			fd = open(have_fd_path ? attach : p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EACCES || errno == EPERM) {
-				fprintf(stderr, "usdt: %s: %s\n", files[k].path, strerror(errno));
+				fprintf(stderr, "usdt: %s: %s\n", p, strerror(errno));
 				rc = 1;
 			}
 			continue;
 		}
-		char attach[PATH_MAX + 32];
-		const char *p = files[k].path;
-		bool gone = strstr(p, " (deleted)") != NULL || !strncmp(p, "/memfd:", 7);
-		if (gone && !fd_path_for(p, attach, sizeof(attach)))
-			snprintf(attach, sizeof(attach), "%s", mf);
-		else if (!gone)
+		if (!gone)
 			snprintf(attach, sizeof(attach), "%s", p);
+		else if (!have_fd_path)
+			snprintf(attach, sizeof(attach), "%s", mf);
 		uint64_t base;
 		if (usdt__elf_load_base_fd(fd, &base) == 0) { /* non-ELF mappings: nothing */
 			struct target t = { attach, files[k].start0 - (uintptr_t)base };

@@ -96,8 +96,18 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/usdt-copy" list $app 2>&1); rc=$?
 	[ $rc -eq 1 ] && [ "$out" = "usdt: process $app: permission denied (run as its user or as root)" ] &&
 		pass permission_denied_is_a_clear_error || fail permission_denied_is_a_clear_error "rc $rc: $out"
+	# Without root (no map_files), a memfd image is still found through the fd the process holds.
+	cp "$vm" "$tmp/vm-copy" && cp "$tmp/app.fs" "$tmp/app3.fs" && chmod 755 "$tmp/vm-copy" && chmod 644 "$tmp/app3.fs"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env USDT_DIR=/proc/nonexistent "$tmp/vm-copy" "$tmp/app3.fs" >/dev/null 2>"$tmp/app3.err" &
+	app3=$!
+	for _ in $(seq 100); do grep -q provider "$tmp/app3.err" 2>/dev/null && break; sleep 0.05; done
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/usdt-copy" list -p clitest $app3 2>&1); rc=$?
+	kill $app3 2>/dev/null; wait $app3 2>/dev/null
+	[ $rc -eq 0 ] && grep -qE "^    path /proc/$app3/fd/[0-9]+\$" <<<"$out" &&
+		pass memfd_image_listed_without_root || fail memfd_image_listed_without_root "rc $rc: $out"
 else
 	echo "SKIP $T:permission_denied_is_a_clear_error: needs root and setpriv"
+	echo "SKIP $T:memfd_image_listed_without_root: needs root and setpriv"
 fi
 kill $app $app2 2>/dev/null; wait $app $app2 2>/dev/null
 
