@@ -251,6 +251,19 @@ static void thread_stop(void)
 	thread_on = false;
 }
 
+/* In a fork()ed child our thread is gone (libusdt restarts its own watcher):
+ * start a new one if the parent had one. Called by os.register_at_fork. */
+static PyObject *rt_after_fork(PyObject *self, PyObject *unused)
+{
+	if (!thread_on)
+		Py_RETURN_NONE;
+	pthread_mutex_init(&mu, NULL);
+	thread_on = false;
+	if (thread_start() < 0)
+		return PyErr_SetFromErrno(PyExc_OSError);
+	Py_RETURN_NONE;
+}
+
 /* ---- Python functions -------------------------------------------------- */
 
 static int rt_create(void)
@@ -417,6 +430,7 @@ static PyMethodDef rt_methods[] = {
 	{ "_rt_disable", rt_disable, METH_NOARGS, "remove every hook and unload" },
 	{ "_rt_state", rt_state, METH_NOARGS, "what is defined and installed (for tests)" },
 	{ "_rt_force", rt_force, METH_VARARGS, "move a probe's semaphore (for benchmarks)" },
+	{ "_rt_after_fork", rt_after_fork, METH_NOARGS, "restart our thread in a forked child" },
 	{ NULL, NULL, 0, NULL },
 };
 

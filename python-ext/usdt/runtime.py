@@ -52,6 +52,8 @@ def enable_runtime_probes(modules=None):
     path = _usdt._rt_enable(_modules(modules))
     if not _registered:
         atexit.register(_usdt._rt_disable)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_usdt._rt_after_fork)
         _registered = True
     return path
 

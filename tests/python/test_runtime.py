@@ -20,18 +20,29 @@ from tracing import Bpftrace, need_bpftrace
 here = os.path.dirname(os.path.abspath(__file__))
 PROG = os.path.join(here, "runtime_prog.py")
 TAG = os.environ.get("USDT_PY_TAG") or "py%d.%d" % sys.version_info[:2]
-LINES = {"rt_leaf": (11, 12), "rt_outer": (15, 17)}
+
+
+def _lines():
+    """{function: (def line, return line)} read from runtime_prog.py."""
+    src = open(PROG).read().splitlines()
+    out = {}
+    for name, ret in (("rt_leaf", "return n + 1"), ("rt_outer", "return x * 2")):
+        d = next(i for i, l in enumerate(src, 1) if l.startswith("def %s(" % name))
+        r = next(i for i, l in enumerate(src, 1) if l.strip() == ret)
+        out[name] = (d, r)
+    return out
+
+
+LINES = _lines()
 BCC_TAGS = ("py3.11", "py3.12", "py3.11-deb")
 
 
 class Prog:
-    def __init__(self, *usdt_args):
-        env = dict(os.environ)
-        self.p = subprocess.Popen([sys.executable, "-u", "-m", "usdt"] + list(usdt_args) + [PROG],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                  env=env)
-        self.expect("STARTED")
-        self.pid = self.p.pid
+    def __init__(self, *usdt_args, prog_args=()):
+        self.p = subprocess.Popen([sys.executable, "-u", "-m", "usdt"] + list(usdt_args) + [PROG]
+                                  + list(prog_args), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        self.pid = int(self.expect("STARTED "))  # a forked child's, with fork
 
     def expect(self, prefix):
         while True:
@@ -57,6 +68,16 @@ class Prog:
                 return s
 
     def close(self):
+        if self.pid != self.p.pid:  # a forked child: tell it, it has no parent waiting
+            try:
+                self.p.stdin.write("exit\n")
+                self.p.stdin.flush()
+            except OSError:
+                pass
+            for _ in range(100):
+                if not os.path.exists("/proc/%d" % self.pid):
+                    break
+                time.sleep(0.05)
         try:
             self.p.stdin.write("exit\n")
             self.p.stdin.close()
@@ -151,10 +172,11 @@ class RuntimeProbes(unittest.TestCase):
         self.assertEqual(len(aud), 1, lines)
         self.assertNotEqual(int(aud[0][2]), 0)
 
-    def test_attach_by_path_and_module_filter(self):
-        """bpftrace by image path (no pid); function probes only for chosen modules."""
+    def test_attach_by_path_module_filter_fork(self):
+        """bpftrace by image path (no pid) catches a forked child; function
+        probes only for chosen modules."""
         need_bpftrace(self)
-        prog = Prog("--modules", "json,colorsys")
+        prog = Prog("--modules", "json,colorsys", prog_args=["fork"])
         try:
             s0 = prog.state()
             if "instance__new__start" not in s0["probes"]:
