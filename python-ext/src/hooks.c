@@ -41,10 +41,19 @@ static int nclients;
 static _PyFrameEvalFunction prev_eval = _PyEval_EvalFrameDefault;
 static bool any_on;
 
+static _PyFrameEvalFunction current(PyInterpreterState *interp);
+static void set_eval(PyInterpreterState *interp, _PyFrameEvalFunction fn);
+
 static PyObject *usdt_eval_frame(EVAL_PARAMS)
 {
-	if (!any_on)
-		return EVAL_PREV(); /* left in a chain by someone installed after us */
+	if (!any_on) {
+		/* Left in a chain by someone installed after us, who has gone and
+		 * put us back: step out now. */
+		PyInterpreterState *interp = PyThreadState_Get()->interp;
+		if (current(interp) == (_PyFrameEvalFunction)usdt_eval_frame)
+			set_eval(interp, prev_eval);
+		return EVAL_PREV();
+	}
 	PyCodeObject *code = f->f_code;
 #if PY_VERSION_HEX >= 0x030B0000
 	/* 3.11 runs a generator function's frame once just to create the

@@ -283,6 +283,13 @@ class TestEvents(unittest.TestCase):
             cls.tids = run_workload()
             cls.tracer.wait_for(lambda l: l.startswith("E|") and "|done|" in l)
             cls.tracer.wait_for(lambda l: l.startswith("R|done|"))
+            # Per-CPU buffers print out of order: wait for the counts expected.
+            t = cls.tracer
+            t.wait_count(lambda l: l.startswith("E|") and "|threaded|" in l, 40, 5)
+            t.wait_count(lambda l: l.startswith("R|threaded|"), 40, 5)
+            t.wait_count(lambda l: l.startswith("AE|"), 3, 5)
+            t.wait_count(lambda l: l.startswith("AR|"), 3, 5)
+            t.wait_count(lambda l: l.startswith("R|"), 52, 5)
         finally:
             cls.lines = cls.tracer.stop()
         end = time.monotonic() + 3
@@ -356,6 +363,47 @@ class TestEvents(unittest.TestCase):
         self.assertIn(["unicode_arg", "0", "'naïve ☃ 𝄞'"], ar)
 
 
+@fbt(provider="pyt_chain")
+def chained():
+    return 1
+
+
+class TestWithRuntimeProbes(unittest.TestCase):
+    """@fbt and the runtime's python:function__entry traced at once (3.8-3.11: two
+    chained frame evaluators), both fire; nothing stays installed afterwards."""
+
+    def test_fbt_and_runtime_function_probes(self):
+        need_bpftrace(self)
+        from usdt import runtime
+        runtime.enable_runtime_probes(["test_fbt"])
+        try:
+            st = runtime.runtime_probes_state()
+            rt_path = st["path"] if "function__entry" in st["probes"] else \
+                os.path.realpath(sys.executable)
+            prov = usdt.fbt_provider(chained)
+            prog = ('usdt:%s:python:function__entry /str(arg1) == "chained"/ '
+                    '{ printf("RT\\n"); } usdt:%s:%s:chained__entry { printf("FBT\\n"); }'
+                    % (rt_path, prov.path, prov.name))
+            with Bpftrace(prog, os.getpid()) as t:
+                t.wait_ready()
+                end = time.monotonic() + 10
+                seen = set()
+                while seen != {"RT", "FBT"} and time.monotonic() < end:
+                    chained()
+                    time.sleep(0.002)
+                    with t.cond:
+                        seen = {l for l in t.lines if l in ("RT", "FBT")}
+                self.assertEqual(seen, {"RT", "FBT"}, t.lines)
+            end = time.monotonic() + 3
+            while any(hook_state()) and time.monotonic() < end:  # both detached
+                time.sleep(0.005)
+            for _ in range(3):
+                chained()  # an evaluator left in the chain steps out on its next call
+            assert_idle(self)
+        finally:
+            runtime.disable_runtime_probes()
+
+
 @fbt(provider="pyt_fork")
 def in_child(i):
     return i
@@ -387,7 +435,7 @@ class TestFork(unittest.TestCase):
             t.wait_ready()
             os.read(r, 1)
             _, status = os.waitpid(pid, 0)
-            t.wait_for(lambda l: l.startswith("C "), timeout=5)
+            t.wait_count(lambda l: l.startswith("C "), 3, timeout=5)
         finally:
             lines = t.stop()
             os.close(r)

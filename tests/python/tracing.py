@@ -58,6 +58,17 @@ class Bpftrace:
                         l for l in self.lines if l))
                 self.cond.wait(left)
 
+    def wait_count(self, pred, n, timeout=30):
+        """Wait until n lines satisfy pred (events print asynchronously)."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while sum(1 for l in self.lines if l is not None and pred(l)) < n:
+                left = end - time.monotonic()
+                if left <= 0 or None in self.lines:
+                    return False
+                self.cond.wait(left)
+            return True
+
     def wait_ready(self, timeout=30):
         self.wait_for(lambda l: l == "READY", timeout)
 
