@@ -622,6 +622,9 @@ int usdt_provider_unload(usdt_provider *prov)
 	if (!prov->image)
 		return usdt__fail(EALREADY, "provider %s is not loaded", prov->name);
 	struct usdt__image *img = prov->image;
+	/* Announced while the image is still ours: once retired, another
+	 * thread's reap may close it (and free public_path) at any time. */
+	usdt__meta_unload(prov->name, img->public_path);
 	usdt__lock();
 	unload_locked_part(prov);
 	prov->image = NULL;
@@ -630,7 +633,6 @@ int usdt_provider_unload(usdt_provider *prov)
 	g_retired = img;
 	prov->last = img;
 	usdt__unlock();
-	usdt__meta_unload(prov->name, img->public_path);
 	usdt__reap_retired(false);
 	return 0;
 }
