@@ -348,16 +348,30 @@ static void rec_update(struct fbt_rec *r)
 		PyErr_WriteUnraisable(r->code);
 }
 
-static void on_change(usdt_probe *probe, bool enabled, void *ctx)
+static void prov_update(struct fbt_prov *fp)
 {
-	struct fbt_prov *fp = ctx;
-	if (finalizing)
-		return;
-	PyGILState_STATE g = PyGILState_Ensure();
 	if (!finalizing)
 		for (size_t i = 0; i < fp->nrecs; i++)
-			if (fp->recs[i]->entry == probe || fp->recs[i]->ret == probe)
-				rec_update(fp->recs[i]);
+			rec_update(fp->recs[i]);
+}
+
+static int pending_update(void *ctx)
+{
+	prov_update(ctx);
+	return 0;
+}
+
+/* Two ways to the GIL, whichever comes first does the (idempotent) work: a
+ * pending call runs within microseconds when the main thread is running
+ * Python code, where taking the GIL would wait for the switch interval
+ * (5 ms); taking it works when the main thread is blocked. */
+static void on_change(usdt_probe *probe, bool enabled, void *ctx)
+{
+	if (finalizing)
+		return;
+	Py_AddPendingCall(pending_update, ctx);
+	PyGILState_STATE g = PyGILState_Ensure();
+	prov_update(ctx);
 	PyGILState_Release(g);
 }
 
