@@ -2,6 +2,9 @@
 import asyncio
 import inspect
 import os
+import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -402,6 +405,58 @@ class TestWithRuntimeProbes(unittest.TestCase):
             assert_idle(self)
         finally:
             runtime.disable_runtime_probes()
+
+
+@fbt(provider="pyt_bcc")
+def for_bcc(i):
+    return i
+
+
+class TestBcc(unittest.TestCase):
+    def test_trace_bpfcc_reads_fbt_probe(self):
+        """bcc's trace addresses the probe by pid without quoting; bcc starts slowly
+        (~5 s), so this runs on one interpreter (Debian's) unless USDT_TEST_BCC_ALL=1."""
+        if not os.environ.get("USDT_PY_TAG", "").endswith("-deb") and \
+                os.environ.get("USDT_TEST_BCC_ALL") != "1":
+            self.skipTest("bcc checked on Debian's python3 only")
+        if not shutil.which("trace-bpfcc") or os.geteuid() != 0:
+            self.skipTest("tracer trace-bpfcc unavailable")
+        prov = usdt.fbt_provider(for_bcc)
+        p = subprocess.Popen(["trace-bpfcc", "-p", str(os.getpid()),
+                              'u:%s:%s:for_bcc__entry "%%s %%d", arg2, arg4'
+                              % (prov.path, prov.name)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = []
+        rd = threading.Thread(target=lambda: lines.extend(l.rstrip() for l in p.stdout),
+                              daemon=True)
+        rd.start()
+        try:
+            end = time.monotonic() + 60
+            while time.monotonic() < end and p.poll() is None:
+                if any(l.startswith("PID") for l in list(lines)):
+                    break
+                time.sleep(0.05)
+            for i in range(3):
+                for_bcc(i)
+            end = time.monotonic() + 10
+            while time.monotonic() < end and \
+                    sum("for_bcc__entry" in l for l in list(lines)) < 3:
+                time.sleep(0.05)
+        finally:
+            p.send_signal(signal.SIGINT)  # bcc lowers the semaphore it raised on a clean exit
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            rd.join(5)
+        end = time.monotonic() + 5
+        while usdt.fbt_traced(for_bcc) and time.monotonic() < end:
+            time.sleep(0.01)
+        self.assertFalse(usdt.fbt_traced(for_bcc))
+        hits = [l.split()[-2:] for l in lines if "for_bcc__entry" in l]
+        line = str(for_bcc.__code__.co_firstlineno)
+        self.assertEqual(hits, [["for_bcc", line]] * 3, lines)
 
 
 @fbt(provider="pyt_fork")
