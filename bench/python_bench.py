@@ -14,6 +14,7 @@ child prints, with the prefix py3.X. (py3.11-deb. for Debian's):
                      entry and return probes (two uprobe hits per call)
   enable_latency_ms  from the entry probe's semaphore going up (the tracer
                      attached) to the hook for that function being installed
+  enable_latency_busy_ms  the same while the main thread is busy calling it
 Every figure is per operation, with the cost of an empty loop iteration
 measured in the same run subtracted; the minimum of interleaved repeats.
 """
@@ -125,6 +126,27 @@ def child():
     else:
         sys.stderr.write("python_bench: hook never installed\n")
         return 1
+
+    # Again with the main thread busy calling the function: the watcher must
+    # win the GIL from a CPU-bound thread (switch interval 5 ms).
+    end = time.monotonic() + 10
+    while usdt.fbt_traced(traced) and time.monotonic() < end:
+        time.sleep(0.001)  # the last tracer left: hook removed
+    t0 = t1 = None
+    with Bpftrace(prog, os.getpid()):
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            traced()
+            if t0 is None:
+                if entry.enabled:
+                    t0 = time.monotonic()
+            elif usdt.fbt_traced(traced):
+                t1 = time.monotonic()
+                break
+    if t1 is None:
+        sys.stderr.write("python_bench: hook never installed while busy\n")
+        return 1
+    bench("enable_latency_busy_ms", (t1 - t0) * 1e3, "ms")
     app.unload()
     return 0
 
