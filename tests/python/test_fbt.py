@@ -381,8 +381,9 @@ class TestWithRuntimeProbes(unittest.TestCase):
         runtime.enable_runtime_probes(["test_fbt"])
         try:
             st = runtime.runtime_probes_state()
-            rt_path = st["path"] if "function__entry" in st["probes"] else \
-                os.path.realpath(sys.executable)
+            if "function__entry" not in st["probes"]:
+                self.skipTest("the interpreter has its own function probes (dtrace build)")
+            rt_path = st["path"]
             prov = usdt.fbt_provider(chained)
             prog = ('usdt:%s:python:function__entry /str(arg1) == "chained"/ '
                     '{ printf("RT\\n"); } usdt:%s:%s:chained__entry { printf("FBT\\n"); }'
