@@ -8,6 +8,7 @@
  * their files export while one is between dlopen and the provider list) and
  * reported from the provider list, under its lock.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -33,6 +34,7 @@ struct object {
 	uintptr_t bias;
 	struct seg segs[MAX_SEGS];
 	unsigned nsegs;
+	bool program; /* the main program: never unloaded */
 };
 
 struct objects {
@@ -60,10 +62,11 @@ static int collect(struct dl_phdr_info *info, size_t size, void *data)
 	/* Dynamic images are filtered later: usdt__is_dynamic_image() takes
 	 * libusdt's lock, which a load holds around dlopen(), so taking it under
 	 * the loader's lock here could deadlock. */
-	/* dlopen("./x.so") keeps the relative name, relative to a directory
-	 * the program may have left: such names are looked up in
-	 * /proc/self/maps afterwards, by address. The vdso has no file. */
-	if (name[0] != '/' && (name[0] != '.' || !info->dlpi_phnum))
+	/* dlopen("./x.so"), dlopen("lib/x.so") or a relative LD_LIBRARY_PATH
+	 * keep a relative name, relative to a directory the program may have
+	 * left: such names are looked up in /proc/self/maps afterwards, by
+	 * address. The vdso has no file (and no '/' in its name). */
+	if (!info->dlpi_phnum || !strchr(name, '/'))
 		return 0;
 	if (o->n == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 32;
@@ -81,7 +84,7 @@ static int collect(struct dl_phdr_info *info, size_t size, void *data)
 		return 1;
 	}
 	struct object *obj = &o->v[o->n++];
-	*obj = (struct object){ .path = copy, .bias = info->dlpi_addr };
+	*obj = (struct object){ .path = copy, .bias = info->dlpi_addr, .program = name == exe };
 	for (size_t i = 0; i < info->dlpi_phnum && obj->nsegs < MAX_SEGS; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD)
@@ -158,6 +161,20 @@ static char *mapped_path(uintptr_t addr)
 	return out;
 }
 
+/* Keep a library loaded while its notes are visited: another thread's
+ * dlclose() would unmap the semaphores read for `enabled` (and the addresses
+ * given to fn). NULL if it is gone, or another object has its name now. */
+static void *pin(const struct object *o)
+{
+	void *h = dlopen(o->path, RTLD_LAZY | RTLD_NOLOAD);
+	struct link_map *lm = NULL;
+	if (h && (dlinfo(h, RTLD_DI_LINKMAP, &lm) || !lm || lm->l_addr != o->bias)) {
+		dlclose(h);
+		h = NULL;
+	}
+	return h;
+}
+
 /* Make a relative object name absolute; false if it cannot be found. */
 static bool resolve(struct object *o)
 {
@@ -179,12 +196,17 @@ int usdt_foreach_probe(usdt_probe_visit_fn fn, void *ctx)
 	for (size_t i = 0; i < objs.n && !r; i++) {
 		if (usdt__is_dynamic_image(objs.v[i].bias) || !resolve(&objs.v[i]))
 			continue;
+		void *h = objs.v[i].program ? NULL : pin(&objs.v[i]);
+		if (!objs.v[i].program && !h)
+			continue; /* unloaded since it was listed */
 		int fd = open(objs.v[i].path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue; /* deleted or replaced since it was loaded */
 		struct visit v = { &objs.v[i], fn, ctx, 0 };
-		int e = usdt__elf_notes_fd(fd, visit_note, &v);
-		close(fd);
+		/* A file deleted or replaced since it was loaded is skipped. */
+		int e = fd < 0 ? 0 : usdt__elf_notes_fd(fd, visit_note, &v);
+		if (fd >= 0)
+			close(fd);
+		if (h)
+			dlclose(h);
 		/* What fn returned stops the walk; a malformed file is skipped. */
 		if (v.ret)
 			r = v.ret;

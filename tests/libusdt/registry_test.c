@@ -289,6 +289,85 @@ TEST(walks_are_safe_while_providers_come_and_go)
 	(void)seen;
 }
 
+/* A library with a semaphore dlopen()ed and dlclose()d by another thread
+ * while this one walks: its semaphore must not be read once unmapped. */
+static atomic_bool lib_stop;
+static char churn_lib[600];
+
+static void *lib_churn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&lib_stop)) {
+		void *h = dlopen(churn_lib, RTLD_NOW);
+		if (h)
+			dlclose(h);
+	}
+	return NULL;
+}
+
+TEST(walks_are_safe_while_libraries_come_and_go)
+{
+	char dir[] = "/tmp/regtestlib.XXXXXX", src[600], cmd[2048];
+	CHECK(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/lib.c", dir);
+	snprintf(churn_lib, sizeof(churn_lib), "%s/libchurn.so", dir);
+	FILE *f = fopen(src, "w");
+	CHECK(f);
+	fputs("#include \"usdt_sdt.h\"\nUSDT_DEFINE_SEMAPHORE(regchurnlib, hello);\n"
+	      "void regchurnlib_fire(long v) { USDT_PROBE1(regchurnlib, hello, v); }\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -O2 -shared -fPIC -Ilibusdt/include -o %s %s", churn_lib, src);
+	CHECK_EQ_INT(system(cmd), 0);
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, lib_churn, NULL) == 0);
+	int walks = 0, seen = 0;
+	for (; walks < 1000; walks++) {
+		struct found fl = lookup("regchurnlib", "hello");
+		if (fl.count < 0 || fl.count > 1 || (fl.count && strcmp(fl.path, churn_lib)))
+			break;
+		seen += fl.count;
+	}
+	atomic_store(&lib_stop, true);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(walks, 1000);
+	CHECK_EQ_INT(lookup("regchurnlib", "hello").count, 0);
+	(void)seen;
+	unlink(churn_lib);
+	unlink(src);
+	rmdir(dir);
+}
+
+/* dlopen("sub/x.so") and a relative LD_LIBRARY_PATH keep a relative name
+ * without "./": the library is listed by its absolute path all the same. */
+TEST(a_library_opened_by_a_relative_path_is_listed)
+{
+	char dir[] = "/tmp/regtestrel.XXXXXX", src[600], lib[600], cmd[2048], cwd[512];
+	CHECK(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/lib.c", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/sub", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	snprintf(lib, sizeof(lib), "%s/sub/librel.so", dir);
+	FILE *f = fopen(src, "w");
+	CHECK(f);
+	fputs("#include \"usdt_sdt.h\"\nUSDT_DEFINE_SEMAPHORE(regrel, hello);\n"
+	      "void regrel_fire(long v) { USDT_PROBE1(regrel, hello, v); }\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -O2 -shared -fPIC -Ilibusdt/include -o %s %s", lib, src);
+	CHECK_EQ_INT(system(cmd), 0);
+	CHECK(getcwd(cwd, sizeof(cwd)));
+	CHECK(chdir(dir) == 0);
+	void *h = dlopen("sub/librel.so", RTLD_NOW);
+	CHECK(chdir(cwd) == 0);
+	CHECK_MSG(h, "%s", dlerror());
+	struct found fl = lookup("regrel", "hello");
+	CHECK_EQ_INT(fl.count, 1);
+	CHECK_STREQ(fl.path, lib);
+	dlclose(h);
+	CHECK_EQ_INT(lookup("regrel", "hello").count, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 static int count_note(const struct usdt__note *n, void *ctx)
 {
 	(void)n;
