@@ -21,7 +21,8 @@ fuzz-build: $(FUZZ_TARGETS)
 fuzz: deps fuzz-build
 	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz.sh
 
-# The suite's short fuzz run needs the targets; built only where clang is.
+# The suite's short fuzz run needs the targets (fuzz_test.sh builds them too,
+# for a clang installed by setup-deps after this was read).
 ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
 EXTRA_TEST_DEPS += $(FUZZ_TARGETS)
 endif
