@@ -305,9 +305,11 @@ struct name_set {
 /* cap: a power of two. 0 or -ENOMEM. */
 static int name_set_grow(struct name_set *s, size_t cap)
 {
-	struct name_slot *slot = usdt__calloc(cap, sizeof(*slot));
+	/* Populated pages when big (a fault per page costs more than the parse). */
+	struct name_slot *slot = usdt__block_alloc(cap * sizeof(*slot));
 	if (!slot)
 		return -ENOMEM;
+	memset(slot, 0, cap * sizeof(*slot));
 	for (size_t k = 0; k < s->cap; k++) {
 		if (!s->slot[k].idx1)
 			continue;
@@ -316,7 +318,7 @@ static int name_set_grow(struct name_set *s, size_t cap)
 			h = (h + 1) & (cap - 1);
 		slot[h] = s->slot[k];
 	}
-	usdt__free(s->slot);
+	usdt__block_free(s->slot, s->cap * sizeof(*s->slot));
 	s->slot = slot;
 	s->cap = cap;
 	return 0;
@@ -392,12 +394,12 @@ static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
 		size_t cap = 64;
 		while (cap < hint * 2 + 2)
 			cap *= 2;
-		pv->probes = usdt__malloc(hint * sizeof(*pv->probes));
+		pv->probes = usdt__block_alloc(hint * sizeof(*pv->probes));
+		pv->cap = pv->probes ? hint : 0; /* freed by its size */
 		if (!pv->probes || name_set_grow(&names, cap)) {
 			err = usdt__fail(ENOMEM, "out of memory parsing %s", lx->file);
 			goto out;
 		}
-		pv->cap = hint;
 	}
 	for (;;) {
 		if ((err = next(lx, &t)))
@@ -418,11 +420,14 @@ static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
 			goto out;
 		if (pv->nprobes == pv->cap) {
 			size_t cap = pv->cap ? pv->cap * 2 : 16;
-			void *v = usdt__realloc(pv->probes, cap * sizeof(*pv->probes));
+			struct usdt__d_probe *v = usdt__block_alloc(cap * sizeof(*pv->probes));
 			if (!v) {
 				err = usdt__fail(ENOMEM, "out of memory parsing %s", lx->file);
 				goto out;
 			}
+			if (pv->nprobes)
+				memcpy(v, pv->probes, pv->nprobes * sizeof(*v));
+			usdt__block_free(pv->probes, pv->cap * sizeof(*v));
 			pv->probes = v;
 			pv->cap = cap;
 		}
@@ -467,7 +472,7 @@ static int parse_provider(struct lexer *lx, struct usdt__d_provider *pv)
 			*lx = save;
 	}
 out:
-	usdt__free(names.slot);
+	usdt__block_free(names.slot, names.cap * sizeof(*names.slot));
 	return err;
 }
 
@@ -525,10 +530,10 @@ int usdt__d_parse(const char *text, size_t len, const char *filename, struct usd
 		err = usdt__fail(EINVAL, "%s: no provider defined", lx.file);
 		goto fail;
 	}
-	usdt__free(provs.slot);
+	usdt__block_free(provs.slot, provs.cap * sizeof(*provs.slot));
 	return 0;
 fail:
-	usdt__free(provs.slot);
+	usdt__block_free(provs.slot, provs.cap * sizeof(*provs.slot));
 	usdt__d_free(out);
 	return err;
 }
@@ -538,7 +543,7 @@ void usdt__d_free(struct usdt__d_file *f)
 	if (!f)
 		return;
 	for (size_t k = 0; k < f->nprovs; k++)
-		usdt__free(f->provs[k].probes);
+		usdt__block_free(f->provs[k].probes, f->provs[k].cap * sizeof(*f->provs[k].probes));
 	usdt__free(f->provs);
 	memset(f, 0, sizeof(*f));
 }
