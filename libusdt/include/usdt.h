@@ -357,7 +357,9 @@ struct usdt_probe_info {
 };
 
 /* Called once per probe; return non-zero to stop the walk (that value is
- * then returned by usdt_foreach_probe). Strings are valid during the call.
+ * then returned by usdt_foreach_probe). Strings are valid during the call,
+ * and so are the addresses: a library is kept loaded while its probes are
+ * visited, even if another thread dlclose()s it meanwhile.
  * fn must not load, unload or free providers (dynamic probes are visited
  * under libusdt's lock). */
 typedef int (*usdt_probe_visit_fn)(const struct usdt_probe_info *info, void *ctx);
