@@ -2,7 +2,7 @@
  * usdt - list the USDT probes of a running process or of an ELF file, each
  * with a bpftrace line ready to paste.
  *
- *   usdt list [-p PROVIDER] [--no-str] PID|FILE
+ *   usdt list [-p PROVIDER] [--no-str] [--json] PID|FILE
  *
  * For a process, every executable file mapping is read for probe notes:
  * programs, shared libraries, and libusdt's dynamic images (files or
@@ -30,6 +30,7 @@
 
 static const char *filter_provider;
 static bool no_str;
+static bool json;         /* one JSON array on stdout instead of text */
 static int pid;           /* 0: a file */
 static unsigned listed;
 
@@ -97,6 +98,48 @@ static unsigned short read_sema(uintptr_t addr)
 	return v;
 }
 
+/* A JSON string: quotes, backslashes and control bytes escaped; other bytes
+ * as they are (notes carry no encoding). */
+static void json_str(const char *v)
+{
+	putchar('"');
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct usdt__note *n, const struct target *t, const struct arg *args,
+		       int argc, const char *state, const char *line)
+{
+	printf("%s\n  {\"provider\": ", listed ? "," : "[");
+	json_str(n->provider);
+	printf(", \"name\": ");
+	json_str(n->name);
+	printf(", \"args\": ");
+	json_str(n->args);
+	printf(", \"types\": [");
+	for (int i = 0; i < argc; i++)
+		printf("%s\"%s\"", i ? ", " : "", type_name(args[i].size, n->ptr_size));
+	printf("], \"path\": ");
+	json_str(t->path);
+	/* Hex strings: a JSON number loses bits above 2^53. Run-time addresses
+	 * for a process, link-time ones for a file. */
+	printf(", \"address\": \"0x%" PRIx64 "\", \"semaphore\": ", n->pc + t->bias);
+	if (n->sema)
+		printf("\"0x%" PRIx64 "\"", n->sema + t->bias);
+	else
+		printf("null");
+	printf(", \"state\": \"%s\", \"bpftrace\": ", state);
+	json_str(line);
+	printf("}");
+}
+
 static int print_probe(const struct usdt__note *n, void *ctx)
 {
 	const struct target *t = ctx;
@@ -104,23 +147,15 @@ static int print_probe(const struct usdt__note *n, void *ctx)
 		return 0;
 	struct arg args[12];
 	int argc = parse_args(n->args, args, 12);
-	printf("%s:%s", n->provider, n->name);
-	printf("  (");
-	for (int i = 0; i < argc; i++)
-		printf("%s%s", i ? ", " : "", type_name(args[i].size, n->ptr_size));
-	printf(")");
+	const char *state;
 	if (!n->sema)
-		printf("  no semaphore");
+		state = "no semaphore";
 	else if (!pid)
-		printf("  semaphore");
+		state = "semaphore";
 	else {
 		unsigned short v = read_sema((uintptr_t)(n->sema + t->bias));
-		if (v == 0xffff)
-			printf("  semaphore unreadable");
-		else
-			printf("  %s", v ? "TRACED" : "untraced");
+		state = v == 0xffff ? "semaphore unreadable" : v ? "TRACED" : "untraced";
 	}
-	printf("\n    path %s\n", t->path);
 	/* bpftrace 0.17 reads arg0..arg5: the line names at most six. */
 	char fmt[256] = "", vals[512] = "";
 	int shown = argc < 6 ? argc : 6;
@@ -140,11 +175,23 @@ static int print_probe(const struct usdt__note *n, void *ctx)
 		snprintf(fmt + strlen(fmt), sizeof(fmt) - strlen(fmt), "%s%s", i ? " " : "", f);
 		snprintf(vals + strlen(vals), sizeof(vals) - strlen(vals), "%s", v);
 	}
-	char pidopt[32] = "";
+	char pidopt[32] = "", *line = NULL;
 	if (pid)
 		snprintf(pidopt, sizeof(pidopt), "-p %d ", pid);
-	printf("    bpftrace %s-e 'usdt:%s:%s:%s { printf(\"%s:%s%s%s\\n\"%s); }'\n", pidopt, t->path,
-	       n->provider, n->name, n->name, argc ? " " : "", fmt, "", vals);
+	if (asprintf(&line, "bpftrace %s-e 'usdt:%s:%s:%s { printf(\"%s:%s%s\\n\"%s); }'", pidopt,
+		     t->path, n->provider, n->name, n->name, argc ? " " : "", fmt, vals) < 0) {
+		fprintf(stderr, "usdt: out of memory\n");
+		exit(1);
+	}
+	if (json) {
+		print_json(n, t, args, argc, state, line);
+	} else {
+		printf("%s:%s  (", n->provider, n->name);
+		for (int i = 0; i < argc; i++)
+			printf("%s%s", i ? ", " : "", type_name(args[i].size, n->ptr_size));
+		printf(")  %s\n    path %s\n    %s\n", state, t->path, line);
+	}
+	free(line);
 	listed++;
 	return 0;
 }
@@ -292,7 +339,7 @@ static int list_pid(void)
 
 static int usage(FILE *f, int rc)
 {
-	fprintf(f, "usage: usdt list [-p PROVIDER] [--no-str] PID|FILE\n"
+	fprintf(f, "usage: usdt list [-p PROVIDER] [--no-str] [--json] PID|FILE\n"
 		   "       usdt --help\n"
 		   "\n"
 		   "Lists the USDT probes of a running process (every program, library and\n"
@@ -303,6 +350,10 @@ static int usage(FILE *f, int rc)
 		   "\n"
 		   "  -p PROVIDER  only this provider's probes (-P is the same)\n"
 		   "  --no-str     print pointer-sized arguments as numbers\n"
+		   "  --json       one JSON array: per probe provider, name, args (the note's\n"
+		   "               spec), types, path, address and semaphore (hex strings,\n"
+		   "               run-time for a process), state (as in the text) and the\n"
+		   "               bpftrace line\n"
 		   "\n"
 		   "Notes record argument sizes, not C types: an unsigned argument as wide as\n"
 		   "a pointer is shown as ptr and read with str() in the bpftrace line, right\n"
@@ -325,6 +376,8 @@ int main(int argc, char **argv)
 			filter_provider = argv[++i];
 		else if (!strcmp(argv[i], "--no-str"))
 			no_str = true;
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
 		else if (argv[i][0] == '-' || what)
 			return usage(stderr, 2);
 		else
@@ -341,6 +394,8 @@ int main(int argc, char **argv)
 	} else {
 		rc = list_file(what);
 	}
+	if (json && (listed || !rc))
+		printf(listed ? "\n]\n" : "[]\n");
 	if (!rc && !listed && filter_provider)
 		fprintf(stderr, "usdt: %s: no probes of provider %s\n", what, filter_provider);
 	else if (!rc && !listed)

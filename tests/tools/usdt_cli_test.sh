@@ -66,6 +66,37 @@ fi
 [ $rc -eq 0 ] && [ "$(grep -cE '^[A-Za-z_]' "$tmp/only")" = 1 ] && grep -q '^clitest:beat ' "$tmp/only" &&
 	pass provider_filter || fail provider_filter "rc $rc: $(cat "$tmp/only")"
 
+# --json: the same probes and lines as the text, addresses inside the mapped file.
+"$usdt" list --json $app >"$tmp/json" 2>&1; rc=$?
+out=$(OURS=$ours python3 - "$tmp/json" "$tmp/list" "$app" 2>&1 <<'PY'
+import json, os, sys
+probes = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read().splitlines()
+pid = sys.argv[3]
+want = sorted(os.environ["OURS"].split())
+got = sorted({p["provider"] + ":" + p["name"] for p in probes})
+assert got == want, ("set", got, want)
+maps = []
+for l in open("/proc/%s/maps" % pid):
+    f = l.split(None, 5)
+    lo, hi = (int(x, 16) for x in f[0].split("-"))
+    maps.append((lo, hi, f[1], f[5].strip() if len(f) > 5 else ""))
+for p in probes:
+    assert "    " + p["bpftrace"] in text, ("line", p["bpftrace"])
+    a = int(p["address"], 16)
+    assert any(lo <= a < hi and "x" in perm for lo, hi, perm, _ in maps), ("address", p)
+    if p["semaphore"] is not None:
+        s = int(p["semaphore"], 16)
+        assert any(lo <= s < hi and "w" in perm for lo, hi, perm, _ in maps), ("semaphore", p)
+beat = [p for p in probes if p["provider"] == "clitest" and p["name"] == "beat"]
+assert len(beat) == 1 and beat[0]["types"] == ["int64", "ptr"] and beat[0]["state"] == "untraced", beat
+assert beat[0]["semaphore"] and beat[0]["args"].startswith("-8@"), beat
+print("ok")
+PY
+)
+[ $rc -eq 0 ] && [ "$out" = ok ] && pass json_lists_the_same_probes_with_live_addresses ||
+	fail json_lists_the_same_probes_with_live_addresses "rc $rc: $out $(head -c 300 "$tmp/json")"
+
 # The memfd image: a /proc/PID/fd path; its pasted line, run in the background,
 # makes the listing say TRACED and prints events.
 "$usdt" list -p clitest $app2 >"$tmp/list2" 2>&1
