@@ -39,7 +39,7 @@ done
 
 # The Python extension under ASan+UBSan.
 if [ -d python-ext ] && [ "${SAN_PYTHON:-1}" = 1 ]; then
-	asan=$(${CC:-cc} -print-file-name=libasan.so)
+	asan="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
 	pyrun() { # script args...
 		CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" BUILD=$san \
