@@ -312,6 +312,14 @@ static PyObject *rt_enable(PyObject *self, PyObject *const *args, Py_ssize_t nar
 	Py_XSETREF(rt_modules, mods);
 	usdt__rt_filtered = mods != NULL;
 	usdt__rt_filter_gen++;
+	if (installed[RT_F_FUNC]) {
+		/* Code turned off under the old filter is looked at again. */
+		usdt__rt_func_remove();
+		if (usdt__rt_func_install() < 0) {
+			installed[RT_F_FUNC] = false;
+			return NULL;
+		}
+	}
 
 	int err = 0;
 	if (!rt_prov && (err = rt_create()) < 0)

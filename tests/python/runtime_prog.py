@@ -8,6 +8,8 @@ import gc
 import json
 import os
 import sys
+import threading
+import time
 
 
 def rt_leaf(n):
@@ -17,6 +19,17 @@ def rt_leaf(n):
 def rt_outer(n):
     x = rt_leaf(n)
     return x * 2
+
+
+def rt_in_thread():
+    return rt_leaf(0)
+
+
+def thread_main():
+    # Let the main thread settle in join() first: 3.11's own entry probe is
+    # skipped at a function start where a GIL hand-off is pending.
+    time.sleep(0.05)
+    rt_in_thread()
 
 
 class RtThing:
@@ -29,6 +42,9 @@ class RtThing:
 def workload():
     for i in range(3):
         rt_outer(i)
+    t = threading.Thread(target=thread_main)  # a thread started while traced
+    t.start()
+    t.join()
     objs = [RtThing() for _ in range(5)]
     del objs
     for _ in range(60):  # 120 objects only a collection frees
