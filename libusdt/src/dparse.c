@@ -193,14 +193,17 @@ static void param_add(struct param *pa, const struct tok *t)
 	pa->before_last = pa->len;
 	pa->last_ident = t->kind == T_IDENT;
 	pa->nidents += pa->last_ident;
-	size_t need = (pa->len ? 1 : 0) + t->len;
+	size_t sep = pa->len ? 1 : 0;
+	size_t room = sizeof(pa->buf) - 1 - pa->len; /* the buffer may be exactly full */
 	size_t n = t->len;
-	if (pa->len + need >= sizeof(pa->buf)) {
+	if (sep + n > room) {
 		/* Too long for any type: keep what fits for the message. */
 		pa->overflow = pa->overflow_last = true;
-		n = sizeof(pa->buf) - 1 - pa->len - (pa->len ? 1 : 0);
+		n = room > sep ? room - sep : 0;
+		if (!n)
+			return;
 	}
-	if (pa->len)
+	if (sep)
 		pa->buf[pa->len++] = ' ';
 	memcpy(pa->buf + pa->len, t->s, n);
 	pa->len += n;
