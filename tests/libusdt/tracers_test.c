@@ -230,11 +230,17 @@ TEST(bcc_tplist_lists_and_trace_prints_values)
 	CHECK_MSG(strstr(t.out, "bcc_prov:twelve") && strstr(t.out, "bcc_prov:signed_min") &&
 		  strstr(t.out, "bcc_prov:none") && strstr(t.out, usdt_provider_path(p)),
 		  "tplist: %s", t.out);
-	const char *tr[] = { "timeout", "-s", "INT", "60", "trace-bpfcc", "-p", pidbuf, "-M", "1",
+	/* --foreground: timeout would otherwise put trace-bpfcc in a process group of
+	 * its own, out of reach of the harness's kill when the test ends. */
+	const char *tr[] = { "timeout", "--foreground", "-k", "5", "-s", "INT", "60", "trace-bpfcc", "-p",
+			     pidbuf, "-M", "1",
 			     "u::bcc_prov:unsigned_max \"V %u %u %lu %d %ld\", arg1, arg2, arg3, arg5, arg6",
 			     NULL };
 	CHECK(tr_start(&t, tr) == 0);
-	tr_finish(&t, 90);
+	double end = tr_now() + 60;
+	while (!strstr(t.out, "V ") && tr_now() < end && tr_pump(&t, 50))
+		;
+	tr_stop(&t);
 	reap(child);
 	CHECK_MSG(strstr(t.out, "V 65535 4294967295 18446744073709551615 127 9223372036854775807"),
 		  "trace: %s", t.out);
