@@ -183,7 +183,9 @@ static int is_libusdt_image(struct src *s, const uint8_t *raw)
 	static const char sym[] = "\0__usdt_stubs"; /* with both NULs */
 	struct shdr h;
 	get_shdr(s, raw, &h);
-	if (h.type != SHT_STRTAB || h.size > (1u << 24))
+	/* Ours holds a soname and two symbol names: a big table is someone
+	 * else's, and not reading it keeps a walk cheap in large programs. */
+	if (h.type != SHT_STRTAB || h.size > 4096)
 		return 0;
 	uint8_t *str;
 	int err = load(s, &h, &str);
