@@ -14,29 +14,13 @@
  *                            named request__phase_N with 1-3 arguments
  * Per-iteration figures are medians over several runs of a long loop.
  */
-#define _SDT_HAS_SEMAPHORES 1
-#include <sys/sdt.h>
 #include <sys/stat.h>
 
-#include "bench.h"
+#include "floor.h"
 #include "tracer.h"
 #include "usdt.h"
 
-/* As `dtrace -h` declares it; volatile so the loop re-reads it each time. */
-volatile unsigned short bench_floor_semaphore __attribute__((section(".probes"), used));
-
 #define RUNS 9
-
-static double __attribute__((noinline)) loop_floor(long n)
-{
-	double t0 = bench_now_ns();
-	for (long i = 0; i < n; i++) {
-		if (__builtin_expect(bench_floor_semaphore, 0))
-			DTRACE_PROBE1(bench, floor, i);
-		__asm__ volatile("" ::: "memory");
-	}
-	return (bench_now_ns() - t0) / (double)n;
-}
 
 static double __attribute__((noinline)) loop_enabled(usdt_probe *p, long n)
 {
@@ -79,7 +63,7 @@ static double median_of(loop_fn fn, usdt_probe *p, long n)
 {
 	double v[RUNS];
 	for (int r = 0; r < RUNS; r++)
-		v[r] = fn ? fn(p, n) : loop_floor(n);
+		v[r] = fn ? fn(p, n) : bench_floor_loop(n);
 	return bench_median(v, RUNS);
 }
 
@@ -201,7 +185,7 @@ int main(void)
 		return 1;
 	}
 	long n = 50 * 1000 * 1000;
-	loop_floor(n); /* warm up the CPU */
+	bench_floor_loop(n); /* warm up the CPU */
 	double floor_ns = median_of(NULL, NULL, n);
 	bench_print("c.static_floor_ns", floor_ns, "ns");
 	double en = median_of(loop_enabled, p1, n);

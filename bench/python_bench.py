@@ -19,29 +19,17 @@ Every figure is per operation, with the cost of an empty loop iteration
 measured in the same run subtracted; the minimum of interleaved repeats.
 """
 import os
-import subprocess
 import sys
 import time
 import timeit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from each_python import ROOT, run_each
+
 CHILD = "USDT_BENCH_CHILD"
 
 
 def parent():
-    pys = os.environ.get("USDT_BENCH_PYTHONS", "3.8 3.9 3.10 3.11 3.12 3.13 deb").split()
-    status = 0
-    for py in pys:
-        env = dict(os.environ, **{CHILD: "1"})
-        r = subprocess.run([os.path.join(ROOT, "scripts", "with-python"), py,
-                            os.path.abspath(__file__)], env=env, cwd=ROOT,
-                           stdout=subprocess.PIPE, universal_newlines=True)
-        sys.stdout.write(r.stdout)
-        sys.stdout.flush()
-        if r.returncode:
-            sys.stderr.write("python_bench: %s exited %d\n" % (py, r.returncode))
-            status = 1
-    return status
+    return run_each(__file__, CHILD, "1")
 
 
 def per_op(stmts, env, number, repeat):

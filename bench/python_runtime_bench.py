@@ -21,25 +21,14 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from each_python import run_each
+
 MODE = "USDT_RT_BENCH"
 N = 100000
 
 
 def parent():
-    pys = os.environ.get("USDT_BENCH_PYTHONS", "3.8 3.9 3.10 3.11 3.12 3.13 deb").split()
-    status = 0
-    for py in pys:
-        env = dict(os.environ, **{MODE: "main"})
-        r = subprocess.run([os.path.join(ROOT, "scripts", "with-python"), py,
-                            os.path.abspath(__file__)], env=env, cwd=ROOT,
-                           stdout=subprocess.PIPE, universal_newlines=True)
-        sys.stdout.write(r.stdout)
-        sys.stdout.flush()
-        if r.returncode:
-            sys.stderr.write("python_runtime_bench: %s exited %d\n" % (py, r.returncode))
-            status = 1
-    return status
+    return run_each(__file__, MODE, "main")
 
 
 def f():

@@ -10,28 +10,11 @@
  *                                  .d text, new image each round (median; target < 20)
  * core_bench prints c.static_floor_ns itself; this file does not repeat it.
  */
-#define _SDT_HAS_SEMAPHORES 1
-#include <sys/sdt.h>
-
-#include "bench.h"
+#include "floor.h"
 #include "usdt.h"
 #include "static_probes.h" /* usdt-gen output for bench/static.d */
 
-/* As `dtrace -h` declares it; volatile so the loop re-reads it each time. */
-volatile unsigned short static_floor_semaphore __attribute__((section(".probes"), used));
-
 #define RUNS 9
-
-static double __attribute__((noinline)) loop_floor(long n)
-{
-	double t0 = bench_now_ns();
-	for (long i = 0; i < n; i++) {
-		if (__builtin_expect(static_floor_semaphore, 0))
-			DTRACE_PROBE1(static, floor, i);
-		__asm__ volatile("" ::: "memory");
-	}
-	return (bench_now_ns() - t0) / (double)n;
-}
 
 static double __attribute__((noinline)) loop_generated(long n)
 {
@@ -90,10 +73,10 @@ int main(void)
 	 * other processes only ever add time, so the minimum is the loop's own
 	 * cost even on a busy machine, where medians of long runs drift apart. */
 	long n = 2 * 1000 * 1000;
-	loop_floor(25 * n); /* warm up the CPU */
+	bench_floor_loop(25 * n); /* warm up the CPU */
 	double floor_ns = 1e9, gen_ns = 1e9;
 	for (int r = 0; r < 101; r++) {
-		double f = loop_floor(n), g = loop_generated(n);
+		double f = bench_floor_loop(n), g = loop_generated(n);
 		floor_ns = f < floor_ns ? f : floor_ns;
 		gen_ns = g < gen_ns ? g : gen_ns;
 	}

@@ -74,6 +74,16 @@ static uint64_t addr(const struct src *s, const uint8_t *p)
 	return s->is64 ? u64(s, p) : u32(s, p);
 }
 
+/* Field f of an ELF header T (Ehdr, Shdr, Phdr) of the file's class, read at
+ * its own width and byte order. */
+static uint64_t uget(const struct src *s, const uint8_t *p, size_t size)
+{
+	return size == 8 ? u64(s, p) : size == 4 ? u32(s, p) : u16(s, p);
+}
+#define FIELD(s, p, T, f)                                                                  \
+	((s)->is64 ? uget(s, (p) + offsetof(Elf64_##T, f), sizeof(((Elf64_##T *)0)->f)) : \
+		     uget(s, (p) + offsetof(Elf32_##T, f), sizeof(((Elf32_##T *)0)->f)))
+
 struct shdr {
 	uint32_t name, type;
 	uint64_t addr, offset, size;
@@ -82,21 +92,12 @@ struct shdr {
 
 static void get_shdr(const struct src *s, const uint8_t *p, struct shdr *h)
 {
-	if (s->is64) {
-		h->name = u32(s, p + offsetof(Elf64_Shdr, sh_name));
-		h->type = u32(s, p + offsetof(Elf64_Shdr, sh_type));
-		h->addr = u64(s, p + offsetof(Elf64_Shdr, sh_addr));
-		h->offset = u64(s, p + offsetof(Elf64_Shdr, sh_offset));
-		h->size = u64(s, p + offsetof(Elf64_Shdr, sh_size));
-		h->link = u32(s, p + offsetof(Elf64_Shdr, sh_link));
-	} else {
-		h->name = u32(s, p + offsetof(Elf32_Shdr, sh_name));
-		h->type = u32(s, p + offsetof(Elf32_Shdr, sh_type));
-		h->addr = u32(s, p + offsetof(Elf32_Shdr, sh_addr));
-		h->offset = u32(s, p + offsetof(Elf32_Shdr, sh_offset));
-		h->size = u32(s, p + offsetof(Elf32_Shdr, sh_size));
-		h->link = u32(s, p + offsetof(Elf32_Shdr, sh_link));
-	}
+	h->name = (uint32_t)FIELD(s, p, Shdr, sh_name);
+	h->type = (uint32_t)FIELD(s, p, Shdr, sh_type);
+	h->addr = FIELD(s, p, Shdr, sh_addr);
+	h->offset = FIELD(s, p, Shdr, sh_offset);
+	h->size = FIELD(s, p, Shdr, sh_size);
+	h->link = (uint32_t)FIELD(s, p, Shdr, sh_link);
 }
 
 /* A section's contents, read whole (bounded by the file). */
@@ -204,17 +205,10 @@ static int walk(struct src *s, usdt__note_fn fn, void *ctx)
 		return herr;
 	uint64_t shoff;
 	uint32_t shentsize, shnum, shstrndx;
-	if (s->is64) {
-		shoff = u64(s, eh + offsetof(Elf64_Ehdr, e_shoff));
-		shentsize = u16(s, eh + offsetof(Elf64_Ehdr, e_shentsize));
-		shnum = u16(s, eh + offsetof(Elf64_Ehdr, e_shnum));
-		shstrndx = u16(s, eh + offsetof(Elf64_Ehdr, e_shstrndx));
-	} else {
-		shoff = u32(s, eh + offsetof(Elf32_Ehdr, e_shoff));
-		shentsize = u16(s, eh + offsetof(Elf32_Ehdr, e_shentsize));
-		shnum = u16(s, eh + offsetof(Elf32_Ehdr, e_shnum));
-		shstrndx = u16(s, eh + offsetof(Elf32_Ehdr, e_shstrndx));
-	}
+	shoff = FIELD(s, eh, Ehdr, e_shoff);
+	shentsize = (uint32_t)FIELD(s, eh, Ehdr, e_shentsize);
+	shnum = (uint32_t)FIELD(s, eh, Ehdr, e_shnum);
+	shstrndx = (uint32_t)FIELD(s, eh, Ehdr, e_shstrndx);
 	if (!shoff)
 		return 0; /* no sections: no notes to find */
 	if (shentsize < (s->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr)))
@@ -285,15 +279,9 @@ static int load_base(struct src *s, uint64_t *base)
 		return err;
 	uint64_t phoff;
 	uint32_t phentsize, phnum;
-	if (s->is64) {
-		phoff = u64(s, eh + offsetof(Elf64_Ehdr, e_phoff));
-		phentsize = u16(s, eh + offsetof(Elf64_Ehdr, e_phentsize));
-		phnum = u16(s, eh + offsetof(Elf64_Ehdr, e_phnum));
-	} else {
-		phoff = u32(s, eh + offsetof(Elf32_Ehdr, e_phoff));
-		phentsize = u16(s, eh + offsetof(Elf32_Ehdr, e_phentsize));
-		phnum = u16(s, eh + offsetof(Elf32_Ehdr, e_phnum));
-	}
+	phoff = FIELD(s, eh, Ehdr, e_phoff);
+	phentsize = (uint32_t)FIELD(s, eh, Ehdr, e_phentsize);
+	phnum = (uint32_t)FIELD(s, eh, Ehdr, e_phnum);
 	if (phentsize < (s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
 		return -EINVAL;
 	for (uint32_t i = 0; i < phnum; i++) {
@@ -301,18 +289,9 @@ static int load_base(struct src *s, uint64_t *base)
 		uint64_t at = phoff + (uint64_t)i * phentsize;
 		if (at < phoff || read_at(s, at, ph, s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
 			return -EINVAL;
-		uint64_t vaddr, off;
-		if (s->is64) {
-			if (u32(s, ph + offsetof(Elf64_Phdr, p_type)) != PT_LOAD)
-				continue;
-			vaddr = u64(s, ph + offsetof(Elf64_Phdr, p_vaddr));
-			off = u64(s, ph + offsetof(Elf64_Phdr, p_offset));
-		} else {
-			if (u32(s, ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
-				continue;
-			vaddr = u32(s, ph + offsetof(Elf32_Phdr, p_vaddr));
-			off = u32(s, ph + offsetof(Elf32_Phdr, p_offset));
-		}
+		if (FIELD(s, ph, Phdr, p_type) != PT_LOAD)
+			continue;
+		uint64_t vaddr = FIELD(s, ph, Phdr, p_vaddr), off = FIELD(s, ph, Phdr, p_offset);
 		*base = (vaddr - off) & ~(uint64_t)0xfff;
 		return 0;
 	}

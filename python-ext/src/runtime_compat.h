@@ -1,7 +1,7 @@
 /*
  * runtime_compat.h - what differs between CPython 3.8 and 3.13 for the
  * runtime probes: frame evaluation hooks and frame layout (3.8-3.11, from the
- * interpreter's internal headers), code object extras.
+ * interpreter's internal headers).
  */
 #ifndef USDT_RUNTIME_COMPAT_H
 #define USDT_RUNTIME_COMPAT_H
@@ -10,7 +10,6 @@
 #include <Python.h>
 
 #if PY_VERSION_HEX < 0x030C0000
-#define USDT_EVAL_FRAME_HOOK 1
 #ifndef Py_BUILD_CORE
 #define Py_BUILD_CORE 1
 #define USDT_UNDEF_BUILD_CORE 1
@@ -28,19 +27,9 @@ typedef PyFrameObject rt_frame;
 #ifdef USDT_UNDEF_BUILD_CORE
 #undef Py_BUILD_CORE
 #endif
-#else
-#define USDT_MONITORING 1
 #endif
 
-#if PY_VERSION_HEX >= 0x030C0000
-#define usdt_code_get_extra PyUnstable_Code_GetExtra
-#define usdt_code_set_extra PyUnstable_Code_SetExtra
-#define usdt_request_extra_index PyUnstable_Eval_RequestCodeExtraIndex
-#else
-#define usdt_code_get_extra _PyCode_GetExtra
-#define usdt_code_set_extra _PyCode_SetExtra
-#define usdt_request_extra_index _PyEval_RequestCodeExtraIndex
-#endif
+/* Code object extras: hooks.h. */
 
 #if PY_VERSION_HEX < 0x030A00A3
 static inline PyObject *usdt__rt_new_ref(PyObject *o)

@@ -46,7 +46,7 @@ static void fire_func(int which, PyCodeObject *co, int line)
 			 (uintptr_t)usdt__rt_utf8(co->co_name), (uint64_t)(int64_t)line);
 }
 
-#ifdef USDT_MONITORING
+#ifdef USDT_HOOK_MONITORING
 /* ---- 3.12+: sys.monitoring ---------------------------------------------- */
 
 static int tool_id = -1;
