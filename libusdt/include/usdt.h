@@ -138,9 +138,23 @@ USDT_API int usdt_provider_load(usdt_provider *prov);
 
 /* Unmap the provider's probes from tracers' view. Its probes stay valid
  * objects: they read as disabled and fire as no-ops until loaded again.
- * Safe against concurrent fires from other threads.
+ * Safe against concurrent fires from other threads: the old image stays
+ * mapped for a grace period (100 ms), because a thread may have read a
+ * semaphore address just before the unload. Until then a tracer attaching
+ * by pid also sees the old image's probes.
  * Errors: -EALREADY not loaded. */
 USDT_API int usdt_provider_unload(usdt_provider *prov);
+
+/* Close at once the images this provider left in their grace period, so
+ * that no tracer sees an old image's probes beside a new one's (bcc merges
+ * same-named probes of two files; bpftrace -p then reads the wrong one).
+ * Call it only when no thread can be inside an enabled check or a fire of
+ * this provider's probes begun before the unload: a caller that runs every
+ * fire under one lock it holds here (a language runtime's global
+ * interpreter lock, say) may. Returns the number of images closed.
+ * Errors: -EINVAL prov is NULL. Thread safety: as usdt_provider_free()
+ * for the old images, safe for everything else. */
+USDT_API int usdt_provider_close_retired(usdt_provider *prov);
 
 USDT_API const char *usdt_provider_name(const usdt_provider *prov);
 USDT_API bool usdt_provider_is_loaded(const usdt_provider *prov);

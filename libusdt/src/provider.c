@@ -549,6 +549,36 @@ static void retired_unlink_locked(struct usdt__image *img)
 	}
 }
 
+/* Unlink the provider's retired images; the caller closes them. */
+static struct usdt__image *take_retired_locked(usdt_provider *prov)
+{
+	struct usdt__image *mine = NULL;
+	for (struct usdt__image **pp = &g_retired; *pp;) {
+		struct usdt__image *img = *pp;
+		if (img->owner == prov) {
+			*pp = img->next_retired;
+			img->next_retired = mine;
+			mine = img;
+		} else {
+			pp = &img->next_retired;
+		}
+	}
+	prov->last = NULL;
+	return mine;
+}
+
+static int close_images(struct usdt__image *list)
+{
+	int n = 0;
+	while (list) {
+		struct usdt__image *next = list->next_retired;
+		image_close(list);
+		list = next;
+		n++;
+	}
+	return n;
+}
+
 void usdt__reap_retired(bool all)
 {
 	struct usdt__image *dead = NULL;
@@ -567,11 +597,7 @@ void usdt__reap_retired(bool all)
 		}
 	}
 	usdt__unlock();
-	while (dead) {
-		struct usdt__image *next = dead->next_retired;
-		image_close(dead);
-		dead = next;
-	}
+	close_images(dead);
 }
 
 int usdt_provider_load(usdt_provider *prov)
@@ -637,6 +663,16 @@ int usdt_provider_unload(usdt_provider *prov)
 	return 0;
 }
 
+int usdt_provider_close_retired(usdt_provider *prov)
+{
+	if (!prov)
+		return usdt__fail(EINVAL, "provider is NULL");
+	usdt__lock();
+	struct usdt__image *mine = take_retired_locked(prov);
+	usdt__unlock();
+	return close_images(mine);
+}
+
 void usdt_provider_free(usdt_provider *prov)
 {
 	if (!prov)
@@ -646,18 +682,8 @@ void usdt_provider_free(usdt_provider *prov)
 	if (prov->image)
 		usdt_provider_unload(prov);
 	/* No fire may race with free: this provider's images can go now. */
-	struct usdt__image *mine = NULL;
 	usdt__lock();
-	for (struct usdt__image **pp = &g_retired; *pp;) {
-		struct usdt__image *img = *pp;
-		if (img->owner == prov) {
-			*pp = img->next_retired;
-			img->next_retired = mine;
-			mine = img;
-		} else {
-			pp = &img->next_retired;
-		}
-	}
+	struct usdt__image *mine = take_retired_locked(prov);
 	if (prov->prev)
 		prov->prev->next = prov->next;
 	else
@@ -665,11 +691,7 @@ void usdt_provider_free(usdt_provider *prov)
 	if (prov->next)
 		prov->next->prev = prov->prev;
 	usdt__unlock();
-	while (mine) {
-		struct usdt__image *next = mine->next_retired;
-		image_close(mine);
-		mine = next;
-	}
+	close_images(mine);
 	arena_free(&prov->arena);
 	usdt__free(prov->specs);
 	usdt__free(prov->probes);

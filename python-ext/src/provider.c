@@ -495,6 +495,10 @@ static PyObject *provider_unload(ProviderObject *self, PyObject *unused)
 	if (err)
 		return usdt__raise(err, NULL);
 	repoint(self);
+	/* Every fire runs under the GIL, held here: no thread can still be
+	 * reading the old image, so it goes now rather than after a grace
+	 * period during which a tracer would see it beside a reloaded one. */
+	usdt_provider_close_retired(self->prov);
 	Py_RETURN_NONE;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/run-fuzz.sh [TARGET...] - run libFuzzer targets for FUZZ_SECONDS
-# each, from tests/fuzz/corpus-<target>/ (never written: new inputs go to
+# each, from tests/fuzz/corpus-<target>/ (and providers/ for dparse; never written: new inputs go to
 # $BUILD/fuzz/corpus-<target>/). Prints per target:
 #   FUZZ <target> execs <N> seconds <S> findings <F> corpus <C>
 # Crashing inputs land in $BUILD/fuzz/artifacts/<target>/. Exit 1 on a finding.
@@ -17,11 +17,13 @@ for t in "${targets[@]}"; do
 	art=${FUZZ_WORK:+$FUZZ_WORK/artifacts/}; art=${art:-$BUILD/fuzz/artifacts/$t/}
 	mkdir -p "$work" "$art"
 	seeds=tests/fuzz/corpus-$t
+	# The shipped provider files seed the .d parser as they are (not copied).
+	more=; [ "$t" = dparse ] && more=providers
 	log=$BUILD/fuzz/fuzz_$t.log
 	# LeakSanitizer on; -rss_limit keeps a runaway input from eating the box.
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1536 -print_final_stats=1 \
-		-artifact_prefix="$art" "$work" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} \
+		-artifact_prefix="$art" "$work" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} $more \
 		>"$log" 2>&1
 	status=$?
 	execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')

@@ -470,17 +470,24 @@ def in_child(i):
 
 class TestFork(unittest.TestCase):
     def test_child_traced_after_fork(self):
+        """A fork()ed child learns that a tracer attached (its own watcher)
+        and its hooked function fires into the tracer."""
         need_bpftrace(self)
         prov = usdt.fbt_provider(in_child)
-        r, w = os.pipe()
+        r, w = os.pipe()    # child -> parent: done
+        go_r, go_w = os.pipe()  # parent -> child: bpftrace is ready
         pid = os.fork()
         if pid == 0:
             os.close(r)
+            os.close(go_w)
             code = 1
             try:
                 end = time.monotonic() + 20
                 while not usdt.fbt_traced(in_child) and time.monotonic() < end:
                     time.sleep(0.001)
+                # The semaphore rises before bpftrace's program is attached:
+                # fire once it says it is ready.
+                os.read(go_r, 1)
                 for i in range(3):
                     in_child(i)
                 code = 0 if usdt.fbt_traced(in_child) else 3
@@ -488,16 +495,19 @@ class TestFork(unittest.TestCase):
                 os.write(w, b"x")
                 os._exit(code)
         os.close(w)
+        os.close(go_r)
         t = Bpftrace('usdt:%s:%s:in_child__entry { printf("C %%d\\n", pid); }'
                      % (prov.path, prov.name), pid)
         try:
             t.wait_ready()
+            os.write(go_w, b"g")
             os.read(r, 1)
             _, status = os.waitpid(pid, 0)
             t.wait_count(lambda l: l.startswith("C "), 3, timeout=5)
         finally:
             lines = t.stop()
             os.close(r)
+            os.close(go_w)
         self.assertEqual(os.WEXITSTATUS(status), 0)
         self.assertEqual([l for l in lines if l.startswith("C ")], ["C %d" % pid] * 3)
         assert_idle(self)  # the parent never got a hook
