@@ -26,3 +26,10 @@ def run_each(script, var, value):
             sys.stderr.write("%s: %s exited %d\n" % (name, py, r.returncode))
             status = 1
     return status
+
+
+def tag():
+    """The figure prefix for this interpreter: py3.X, or pydeb for Debian's."""
+    if sys.executable.startswith("/usr/bin/"):
+        return "pydeb"
+    return "py%d.%d" % sys.version_info[:2]

@@ -4,7 +4,7 @@
 Run by scripts/bench with plain python3: it re-runs itself through
 scripts/with-python for each interpreter in $USDT_BENCH_PYTHONS (default:
 3.8 ... 3.13 and Debian's python3), which builds the extension for it. Each
-child prints, with the prefix py3.X. (py3.11-deb. for Debian's):
+child prints, with the prefix py3.X. (pydeb. for Debian's /usr/bin/python3):
   fire_untraced_ns   probe.fire(42, s) on a loaded, untraced probe
   enabled_ns         probe.enabled
   call_plain_ns      f() for an empty def f(): pass
@@ -23,6 +23,7 @@ import sys
 import time
 import timeit
 
+import each_python
 from each_python import ROOT, run_each
 
 CHILD = "USDT_BENCH_CHILD"
@@ -54,7 +55,7 @@ def child():
     sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
     from tracing import Bpftrace
 
-    tag = os.environ.get("USDT_PY_TAG") or "py%d.%d" % sys.version_info[:2]
+    tag = each_python.tag()
     out = []
 
     def bench(name, value, unit):

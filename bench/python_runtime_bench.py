@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+import each_python
 from each_python import run_each
 
 MODE = "USDT_RT_BENCH"
@@ -72,7 +73,7 @@ def installed(st):
 
 
 def main_child():
-    tag = "pydeb" if sys.executable.startswith("/usr/bin/") else "py%d.%d" % sys.version_info[:2]
+    tag = each_python.tag()
 
     def bench(name, value, unit):
         print("BENCH %s.%s %.*f %s" % (tag, name, 3 if unit == "ratio" else 2 if unit == "ms" else 1,
