@@ -9,6 +9,7 @@ import glob
 import os
 from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
+from setuptools.command.install import install
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.environ.get("LIBUSDT_SRC") or os.path.join(here, "..", "libusdt")
@@ -64,9 +65,21 @@ class build_py_pth(build_py):
                        os.path.join(self.build_lib, "usdt-runtime.pth"))
 
 
+class install_any_layout(install):
+    """Debian's setuptools (its wheel is how pyenv 3.12+ gets one offline)
+    reads install.install_layout and prefix_option, which only Debian's own
+    distutils defines."""
+
+    def initialize_options(self):
+        super().initialize_options()
+        for name in ("install_layout", "prefix_option"):
+            if not hasattr(self, name):
+                setattr(self, name, None)
+
+
 setup(
     name="usdt",
-    cmdclass={"build_py": build_py_pth},
+    cmdclass={"build_py": build_py_pth, "install": install_any_layout},
     options=options,
     version="0.1.0",
     description="USDT probes defined at run time, and @fbt function probes (libusdt)",
