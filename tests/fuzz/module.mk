@@ -8,6 +8,10 @@ FUZZ_FLAGS   := -g -O1 -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer \
 FUZZ_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
+# Kept, not deleted as intermediates: make's "rm ..." would otherwise
+# follow the test summary line.
+.SECONDARY: $(FUZZ_OBJS)
+
 $(BUILD)/fuzz/obj/%.o: %.c $(HEADERS) $(wildcard libusdt/src/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
