@@ -120,6 +120,17 @@ static int every_alloc_of_load(const char *name, int nprobes, usdt_storage stora
 	return sites;
 }
 
+/* Nothing leaked (fds, mappings), the scratch mount holds `entries` files;
+ * then the mount goes. */
+static void left_as_found(int fds, int maps, char *dir, int entries)
+{
+	CHECK_EQ_INT(tr_count_fds(), fds);
+	CHECK_EQ_INT(count_maps(), maps);
+	CHECK_EQ_INT(count_entries(dir), entries);
+	umount(dir);
+	rmdir(dir);
+}
+
 TEST(every_allocation_of_a_file_load_can_fail_cleanly)
 {
 	int small = every_alloc_of_load("faultfile", 3, USDT_STORAGE_FILE);
@@ -258,11 +269,7 @@ TEST(read_only_directory_uses_cache_or_falls_back)
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	CHECK(usdt_provider_is_memfd(p));
 	usdt_provider_free(p);
-	CHECK_EQ_INT(tr_count_fds(), fds);
-	CHECK_EQ_INT(count_maps(), maps);
-	CHECK_EQ_INT(count_entries(dir), 1);
-	umount(dir);
-	rmdir(dir);
+	left_as_found(fds, maps, dir, 1);
 }
 
 TEST(noexec_directory_with_file_storage_fails_cleanly)
@@ -286,11 +293,7 @@ TEST(noexec_directory_with_file_storage_fails_cleanly)
 	p = define("nxnew", 3, &o);
 	CHECK_EQ_INT(usdt_provider_load(p), -EACCES);
 	usdt_provider_free(p);
-	CHECK_EQ_INT(tr_count_fds(), fds);
-	CHECK_EQ_INT(count_maps(), maps);
-	CHECK_EQ_INT(count_entries(dir), 1);
-	umount(dir);
-	rmdir(dir);
+	left_as_found(fds, maps, dir, 1);
 }
 
 TEST(full_disk_gives_ENOSPC_and_frees_the_space)
@@ -319,11 +322,7 @@ TEST(full_disk_gives_ENOSPC_and_frees_the_space)
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	CHECK(usdt_provider_is_memfd(p));
 	usdt_provider_free(p);
-	CHECK_EQ_INT(count_entries(dir), 0);
-	CHECK_EQ_INT(tr_count_fds(), fds);
-	CHECK_EQ_INT(count_maps(), maps);
-	umount(dir);
-	rmdir(dir);
+	left_as_found(fds, maps, dir, 0);
 }
 
 /* ---- no free file descriptor ---- */
