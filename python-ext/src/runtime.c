@@ -35,10 +35,11 @@ static const struct {
 	[RT_IMPORT_START] = { "import__find__load__start", "char *", RT_F_IMPORT },
 	[RT_IMPORT_DONE] = { "import__find__load__done", "char *, int", RT_F_IMPORT },
 	[RT_AUDIT] = { "audit", "char *, void *", RT_F_AUDIT },
+	[RT_LINE] = { "line", "char *, char *, int", RT_F_LINE },
 };
 
 static const char *family_names[RT_NFAMILIES] = { "function", "instance", "gc", "import",
-						  "audit" };
+						  "audit", "line" };
 
 static usdt_provider *rt_prov;
 static bool rt_native[RT_NPROBES];       /* the interpreter defines it */
@@ -126,11 +127,11 @@ static void note_error(const char *what)
 
 static int (*const installers[RT_NFAMILIES])(void) = {
 	usdt__rt_func_install, usdt__rt_inst_install, usdt__rt_gc_install,
-	usdt__rt_import_install, usdt__rt_audit_install,
+	usdt__rt_import_install, usdt__rt_audit_install, usdt__rt_line_install,
 };
 static void (*const removers[RT_NFAMILIES])(void) = {
 	usdt__rt_func_remove, usdt__rt_inst_remove, usdt__rt_gc_remove,
-	usdt__rt_import_remove, usdt__rt_audit_remove,
+	usdt__rt_import_remove, usdt__rt_audit_remove, usdt__rt_line_remove,
 };
 
 /* With the GIL: make the installed hooks match what is traced. */
@@ -312,11 +313,15 @@ static PyObject *rt_enable(PyObject *self, PyObject *const *args, Py_ssize_t nar
 	Py_XSETREF(rt_modules, mods);
 	usdt__rt_filtered = mods != NULL;
 	usdt__rt_filter_gen++;
-	if (installed[RT_F_FUNC]) {
-		/* Code turned off under the old filter is looked at again. */
-		usdt__rt_func_remove();
-		if (usdt__rt_func_install() < 0) {
-			installed[RT_F_FUNC] = false;
+	/* Code turned off under the old filter is looked at again. */
+	static const int filtered[] = { RT_F_FUNC, RT_F_LINE };
+	for (size_t i = 0; i < sizeof(filtered) / sizeof(filtered[0]); i++) {
+		int f = filtered[i];
+		if (!installed[f])
+			continue;
+		removers[f]();
+		if (installers[f]() < 0) {
+			installed[f] = false;
 			return NULL;
 		}
 	}

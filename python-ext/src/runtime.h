@@ -3,8 +3,8 @@
  *
  * runtime.c owns the provider and decides which hook families are wanted (a
  * family is wanted while one of its probes is traced); runtime_func.c (function
- * entry/return) and runtime_obj.c (gc, instances, imports, audit) install and
- * remove the hooks. Everything here runs with the GIL held except the fire
+ * entry/return, line) and runtime_obj.c (gc, instances, imports, audit) install
+ * and remove the hooks. Everything here runs with the GIL held except the fire
  * paths' semaphore reads.
  */
 #ifndef USDT_RUNTIME_H
@@ -27,11 +27,13 @@ enum rt_probe {
 	RT_IMPORT_START,
 	RT_IMPORT_DONE,
 	RT_AUDIT,
+	RT_LINE, /* 3.8-3.11 built with dtrace had it; its place here is ours */
 	RT_NPROBES
 };
 
 /* Hook families: installed together, while any of their probes is traced. */
-enum rt_family { RT_F_FUNC, RT_F_INST, RT_F_GC, RT_F_IMPORT, RT_F_AUDIT, RT_NFAMILIES };
+enum rt_family { RT_F_FUNC, RT_F_INST, RT_F_GC, RT_F_IMPORT, RT_F_AUDIT, RT_F_LINE,
+		 RT_NFAMILIES };
 
 /* Our probe i, or NULL when the interpreter has it itself (Debian's dtrace
  * build) and we must not define a second python:NAME. */
@@ -53,6 +55,8 @@ extern bool usdt__rt_filtered;        /* a module filter is set */
 /* Each family: install (0 or -1 with an exception) and remove. */
 int usdt__rt_func_install(void);
 void usdt__rt_func_remove(void);
+int usdt__rt_line_install(void);
+void usdt__rt_line_remove(void);
 /* Debian 3.11: make the interpreter's own function__entry fire (gh-98894). */
 int usdt__rt_nativeentry_install(void);
 void usdt__rt_nativeentry_remove(void);

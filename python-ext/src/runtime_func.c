@@ -1,10 +1,14 @@
 /*
- * runtime_func.c - function__entry / function__return, installed only while
- * one of them is traced. The cheapest hook per version (see the reference):
+ * runtime_func.c - function__entry / function__return and line, installed
+ * only while one of them is traced. The cheapest hook per version (see the
+ * reference):
  *   3.12+     sys.monitoring on a tool id of our own, C callbacks; code of
  *             modules outside the filter returns DISABLE and costs nothing more.
- *   3.8-3.11  a PEP 523 frame evaluator around the interpreter's (chained).
- *   Debian 3.11 (--with-dtrace) has both probes itself, but its entry probe
+ *   3.8-3.11  functions: a PEP 523 frame evaluator around the interpreter's
+ *             (chained); line: a C trace function in every thread whose slot
+ *             is free (a debugger's or coverage's is left alone), and in
+ *             threads started later through threading.settrace.
+ *   Debian 3.11 (--with-dtrace) has these probes itself, but its entry probe
  *   fires only on the tracing path (gh-98894): while its semaphore is raised a
  *   no-op C profile function in every thread puts it on that path.
  * Entry reports the frame's current line (the def line at a start, the yield
@@ -40,7 +44,8 @@ static bool code_wanted(PyCodeObject *co, PyObject *globals)
 	return w;
 }
 
-static void fire_func(int which, PyCodeObject *co, int line)
+/* function__entry/return and line share their arguments. */
+static void fire_code(int which, PyCodeObject *co, int line)
 {
 	usdt_probe_fire3(usdt__rt_probe[which], (uintptr_t)usdt__rt_utf8(co->co_filename),
 			 (uintptr_t)usdt__rt_utf8(co->co_name), (uint64_t)(int64_t)line);
@@ -53,9 +58,12 @@ static int tool_id = -1;
 static PyObject *mon, *disable_obj;
 static unsigned restarted_gen;
 
-enum { EV_START, EV_RESUME, EV_THROW, EV_RETURN, EV_YIELD, EV_UNWIND, EV_N };
-static const char *ev_names[EV_N] = { "PY_START", "PY_RESUME", "PY_THROW",
-				      "PY_RETURN", "PY_YIELD", "PY_UNWIND" };
+static bool want_func, want_line;
+static long func_mask, line_mask; /* event bits, from sys.monitoring.events */
+
+enum { EV_START, EV_RESUME, EV_THROW, EV_RETURN, EV_YIELD, EV_UNWIND, EV_LINE, EV_N };
+static const char *ev_names[EV_N] = { "PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN",
+				      "PY_YIELD", "PY_UNWIND", "LINE" };
 
 /* A callback: args are (code, instruction offset[, value]). */
 static PyObject *mon_event(int ev, PyObject *const *args, Py_ssize_t nargs)
@@ -81,7 +89,7 @@ static PyObject *mon_event(int ev, PyObject *const *args, Py_ssize_t nargs)
 		line = off < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, off);
 		PyErr_Clear();
 	}
-	fire_func(which, co, line);
+	fire_code(which, co, line);
 	Py_RETURN_NONE;
 }
 
@@ -97,6 +105,23 @@ MON_CB(EV_RETURN)
 MON_CB(EV_YIELD)
 MON_CB(EV_UNWIND)
 
+/* LINE: args are (code, line number). */
+static PyObject *cb_EV_LINE(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (nargs < 2 || !PyCode_Check(args[0]) || !rt_on(RT_LINE))
+		Py_RETURN_NONE;
+	PyCodeObject *co = (PyCodeObject *)args[0];
+	if (!code_wanted(co, PyEval_GetGlobals()))
+		return Py_NewRef(disable_obj);
+	long line = PyLong_AsLong(args[1]);
+	if (line < 0) {
+		PyErr_Clear();
+		Py_RETURN_NONE;
+	}
+	fire_code(RT_LINE, co, (int)line);
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef cb_defs[EV_N] = {
 	{ "usdt_py_start", (PyCFunction)(void (*)(void))cb_EV_START, METH_FASTCALL, NULL },
 	{ "usdt_py_resume", (PyCFunction)(void (*)(void))cb_EV_RESUME, METH_FASTCALL, NULL },
@@ -104,6 +129,7 @@ static PyMethodDef cb_defs[EV_N] = {
 	{ "usdt_py_return", (PyCFunction)(void (*)(void))cb_EV_RETURN, METH_FASTCALL, NULL },
 	{ "usdt_py_yield", (PyCFunction)(void (*)(void))cb_EV_YIELD, METH_FASTCALL, NULL },
 	{ "usdt_py_unwind", (PyCFunction)(void (*)(void))cb_EV_UNWIND, METH_FASTCALL, NULL },
+	{ "usdt_line", (PyCFunction)(void (*)(void))cb_EV_LINE, METH_FASTCALL, NULL },
 };
 
 static int call_mon(const char *fn, const char *fmt, ...)
@@ -122,7 +148,10 @@ static int call_mon(const char *fn, const char *fmt, ...)
 	return 0;
 }
 
-int usdt__rt_func_install(void)
+static void mon_release(void);
+
+/* Our tool id with every callback registered (none of its events set). */
+static int mon_acquire(void)
 {
 	if (!mon) {
 		mon = PySys_GetObject("monitoring"); /* borrowed */
@@ -152,7 +181,7 @@ int usdt__rt_func_install(void)
 	PyObject *events = PyObject_GetAttrString(mon, "events");
 	if (!events)
 		goto fail;
-	long mask = 0;
+	func_mask = line_mask = 0;
 	for (int e = 0; e < EV_N; e++) {
 		PyObject *v = PyObject_GetAttrString(events, ev_names[e]);
 		long bit = v ? PyLong_AsLong(v) : -1;
@@ -164,26 +193,19 @@ int usdt__rt_func_install(void)
 			Py_DECREF(events);
 			goto fail;
 		}
-		mask |= bit;
+		*(e == EV_LINE ? &line_mask : &func_mask) |= bit;
 	}
 	Py_DECREF(events);
-	/* Code turned off (DISABLE) under another module filter: look again. */
-	if (restarted_gen && restarted_gen != usdt__rt_filter_gen &&
-	    call_mon("restart_events", "()") < 0)
-		goto fail;
-	restarted_gen = usdt__rt_filter_gen;
-	if (call_mon("set_events", "(il)", tool_id, mask) < 0)
-		goto fail;
 	return 0;
 fail:;
 	PyObject *t, *v, *tb;
 	PyErr_Fetch(&t, &v, &tb);
-	usdt__rt_func_remove();
+	mon_release();
 	PyErr_Restore(t, v, tb);
 	return -1;
 }
 
-void usdt__rt_func_remove(void)
+static void mon_release(void)
 {
 	if (tool_id < 0)
 		return;
@@ -201,6 +223,62 @@ void usdt__rt_func_remove(void)
 		PyErr_Clear();
 	PyErr_Clear();
 	tool_id = -1;
+}
+
+/* Set the events of what is wanted; the tool id goes when nothing is. */
+static int mon_apply(void)
+{
+	if (!want_func && !want_line) {
+		mon_release();
+		return 0;
+	}
+	if (tool_id < 0 && mon_acquire() < 0)
+		return -1;
+	/* Code turned off (DISABLE) under another module filter: look again. */
+	if (restarted_gen && restarted_gen != usdt__rt_filter_gen &&
+	    call_mon("restart_events", "()") < 0)
+		return -1;
+	restarted_gen = usdt__rt_filter_gen;
+	long mask = (want_func ? func_mask : 0) | (want_line ? line_mask : 0);
+	return call_mon("set_events", "(il)", tool_id, mask);
+}
+
+/* Want (or not) one family; on failure what was set before stays set. */
+static int mon_want(bool *flag, bool on)
+{
+	bool old = *flag;
+	*flag = on;
+	if (mon_apply() == 0)
+		return 0;
+	*flag = old;
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	if (mon_apply() < 0)
+		PyErr_Clear();
+	PyErr_Restore(t, v, tb);
+	return -1;
+}
+
+int usdt__rt_func_install(void)
+{
+	return mon_want(&want_func, true);
+}
+
+void usdt__rt_func_remove(void)
+{
+	if (mon_want(&want_func, false) < 0)
+		PyErr_Clear();
+}
+
+int usdt__rt_line_install(void)
+{
+	return mon_want(&want_line, true);
+}
+
+void usdt__rt_line_remove(void)
+{
+	if (mon_want(&want_line, false) < 0)
+		PyErr_Clear();
 }
 
 const char *usdt__rt_func_mechanism(void)
@@ -240,14 +318,14 @@ static bool rt_enter(PyCodeObject *co, usdt_frame *uf)
 	if (!(rt_on(RT_FUNC_ENTRY) || rt_on(RT_FUNC_RETURN)) || !code_wanted(co, f->f_globals))
 		return false;
 	if (rt_on(RT_FUNC_ENTRY))
-		fire_func(RT_FUNC_ENTRY, co, frame_line(f, co));
+		fire_code(RT_FUNC_ENTRY, co, frame_line(f, co));
 	return true;
 }
 
 static void rt_leave(PyCodeObject *co, usdt_frame *uf, PyObject *res)
 {
 	if (rt_on(RT_FUNC_RETURN))
-		fire_func(RT_FUNC_RETURN, co, frame_line((rt_frame *)uf, co));
+		fire_code(RT_FUNC_RETURN, co, frame_line((rt_frame *)uf, co));
 }
 
 int usdt__rt_func_install(void)
@@ -275,24 +353,38 @@ int usdt__rt_func_state(PyObject *d)
 }
 #endif
 
-/* ---- Debian 3.11: make the interpreter's function__entry fire ----------- */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-static int noop_profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+#ifndef USDT_HOOK_MONITORING
+/* ---- 3.8-3.11: a C function in every thread's trace or profile slot ----- */
+
+/* Set t's C trace (trace) or profile slot to fn, or clear it (fn NULL). */
+static int set_slot(PyThreadState *t, bool trace, Py_tracefunc fn)
 {
+#if PY_VERSION_HEX >= 0x03090000
+	return trace ? _PyEval_SetTrace(t, fn, NULL) : _PyEval_SetProfile(t, fn, NULL);
+#else
+	/* 3.8 only sets the calling thread's: what PyEval_SetTrace/SetProfile
+	 * do, for thread t (we hold the GIL, so t is not evaluating). */
+	PyObject *old;
+	if (trace) {
+		_PyRuntime.ceval.tracing_possible += (fn != NULL) - (t->c_tracefunc != NULL);
+		old = t->c_traceobj;
+		t->c_tracefunc = fn;
+		t->c_traceobj = NULL;
+	} else {
+		old = t->c_profileobj;
+		t->c_profilefunc = fn;
+		t->c_profileobj = NULL;
+	}
+	t->use_tracing = t->c_tracefunc != NULL || t->c_profilefunc != NULL;
+	Py_XDECREF(old);
 	return 0;
+#endif
 }
 
-/* threading.setprofile() hook: a new thread's first event swaps the Python
- * level profiler for the C no-op. */
-static PyObject *thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static Py_tracefunc slot_of(PyThreadState *t, bool trace)
 {
-	PyEval_SetProfile(noop_profile, NULL);
-	Py_RETURN_NONE;
+	return trace ? t->c_tracefunc : t->c_profilefunc;
 }
-static PyMethodDef thread_hook_def = { "usdt_thread_profile",
-				       (PyCFunction)(void (*)(void))thread_hook, METH_FASTCALL,
-				       NULL };
-static PyObject *thread_hook_obj;
 
 static PyObject *threading_mod(void)
 {
@@ -300,40 +392,160 @@ static PyObject *threading_mod(void)
 	return m ? PyDict_GetItemString(m, "threading") : NULL; /* borrowed */
 }
 
-int usdt__rt_nativeentry_install(void)
+/* A C function in one slot of every thread, now and started later. */
+struct slot_user {
+	bool trace;             /* trace slot, else profile slot */
+	Py_tracefunc fn;
+	PyMethodDef hook_def;   /* threading.settrace/setprofile hook: installs fn */
+	PyObject *hook;
+};
+
+static const char *hook_attr(const struct slot_user *u)
 {
-	PyThreadState *me = PyThreadState_Get();
-	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
-	     t = PyThreadState_Next(t))
-		if (!t->c_profilefunc && _PyEval_SetProfile(t, noop_profile, NULL) < 0)
-			return -1;
-	PyObject *th = threading_mod();
-	if (th) {
-		if (!thread_hook_obj && !(thread_hook_obj = PyCFunction_New(&thread_hook_def, NULL)))
-			return -1;
-		PyObject *r = PyObject_CallMethod(th, "setprofile", "O", thread_hook_obj);
-		if (!r)
-			return -1;
-		Py_DECREF(r);
-	}
-	return 0;
+	return u->trace ? "_trace_hook" : "_profile_hook";
 }
 
-void usdt__rt_nativeentry_remove(void)
+/* Threads whose slot is taken (a debugger, coverage, a profiler) keep theirs;
+ * so does threading's hook for new threads if someone set it. */
+static int slot_install(struct slot_user *u)
 {
 	PyThreadState *me = PyThreadState_Get();
 	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
 	     t = PyThreadState_Next(t))
-		if (t->c_profilefunc == noop_profile && _PyEval_SetProfile(t, NULL, NULL) < 0)
+		if (!slot_of(t, u->trace) && set_slot(t, u->trace, u->fn) < 0)
+			return -1;
+	PyObject *th = threading_mod();
+	if (!th)
+		return 0;
+	PyObject *cur = PyObject_GetAttrString(th, hook_attr(u));
+	if (!cur) {
+		PyErr_Clear();
+		return 0;
+	}
+	int err = 0;
+	if (cur == Py_None) {
+		if (!u->hook && !(u->hook = PyCFunction_New(&u->hook_def, NULL)))
+			err = -1;
+		PyObject *r = err ? NULL :
+			PyObject_CallMethod(th, u->trace ? "settrace" : "setprofile", "O", u->hook);
+		err = r ? 0 : -1;
+		Py_XDECREF(r);
+	}
+	Py_DECREF(cur);
+	return err;
+}
+
+static void slot_remove(struct slot_user *u)
+{
+	PyThreadState *me = PyThreadState_Get();
+	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
+	     t = PyThreadState_Next(t))
+		if (slot_of(t, u->trace) == u->fn && set_slot(t, u->trace, NULL) < 0)
 			PyErr_Clear();
 	PyObject *th = threading_mod();
-	PyObject *cur = th ? PyObject_GetAttrString(th, "_profile_hook") : NULL;
-	if (cur == thread_hook_obj && cur) {
-		PyObject *r = PyObject_CallMethod(th, "setprofile", "O", Py_None);
+	PyObject *cur = th ? PyObject_GetAttrString(th, hook_attr(u)) : NULL;
+	if (cur && cur == u->hook) {
+		PyObject *r = PyObject_CallMethod(th, u->trace ? "settrace" : "setprofile", "O",
+						  Py_None);
 		Py_XDECREF(r);
 	}
 	Py_XDECREF(cur);
 	PyErr_Clear();
+}
+
+/* ---- line (3.8-3.11) ---------------------------------------------------- */
+
+static PyCodeObject *frame_code(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+	return f->f_frame->f_code;
+#else
+	return f->f_code;
+#endif
+}
+
+static PyObject *frame_globals(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+	return f->f_frame->f_globals;
+#else
+	return f->f_globals;
+#endif
+}
+
+static int line_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+{
+	if (what != PyTrace_CALL && what != PyTrace_LINE)
+		return 0;
+	PyCodeObject *co = frame_code(f);
+	if (!code_wanted(co, frame_globals(f))) {
+		f->f_trace_lines = 0; /* no line events for this frame */
+		return 0;
+	}
+	if (what == PyTrace_LINE && rt_on(RT_LINE))
+		fire_code(RT_LINE, co, PyFrame_GetLineNumber(f));
+	return 0;
+}
+
+static PyObject *line_thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyEval_SetTrace(line_trace, NULL);
+	Py_RETURN_NONE;
+}
+
+static struct slot_user line_user = {
+	.trace = true,
+	.fn = line_trace,
+	.hook_def = { "usdt_line_thread", (PyCFunction)(void (*)(void))line_thread_hook,
+		      METH_FASTCALL, NULL },
+};
+
+int usdt__rt_line_install(void)
+{
+	if (slot_install(&line_user) == 0)
+		return 0;
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	slot_remove(&line_user);
+	PyErr_Restore(t, v, tb);
+	return -1;
+}
+
+void usdt__rt_line_remove(void)
+{
+	slot_remove(&line_user);
+}
+#endif
+
+/* ---- Debian 3.11: make the interpreter's function__entry fire ----------- */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+static int noop_profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+{
+	return 0;
+}
+
+/* A new thread's first event swaps the Python-level profiler for the C no-op. */
+static PyObject *profile_thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyEval_SetProfile(noop_profile, NULL);
+	Py_RETURN_NONE;
+}
+
+static struct slot_user entry_user = {
+	.trace = false,
+	.fn = noop_profile,
+	.hook_def = { "usdt_thread_profile", (PyCFunction)(void (*)(void))profile_thread_hook,
+		      METH_FASTCALL, NULL },
+};
+
+int usdt__rt_nativeentry_install(void)
+{
+	return slot_install(&entry_user);
+}
+
+void usdt__rt_nativeentry_remove(void)
+{
+	slot_remove(&entry_user);
 }
 #else
 int usdt__rt_nativeentry_install(void)

@@ -3,7 +3,7 @@ python -m usdt [--modules a,b] -m module args...
 
 Runs a program with CPython's `python` USDT provider enabled (see usdt.runtime),
 as `python script.py` / `python -m module` would: same sys.argv, same __main__.
---modules (or USDT_RUNTIME_MODULES) restricts function probes to those modules.
+--modules (or USDT_RUNTIME_MODULES) restricts function and line probes to those modules.
 """
 import os
 import runpy

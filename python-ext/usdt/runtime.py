@@ -2,7 +2,7 @@
 
     import usdt
     usdt.enable_runtime_probes()                # every module
-    usdt.enable_runtime_probes(["myapp"])       # function probes of myapp.* only
+    usdt.enable_runtime_probes(["myapp"])       # function and line probes of myapp.* only
 
 or, without touching the program:
 
@@ -13,7 +13,8 @@ Probes (as a --with-dtrace CPython declares them, so bcc's ucalls/uflow/ugc
 and existing scripts work): function__entry/function__return (filename,
 funcname, lineno), gc__start (generation), gc__done (collected), instance__new__
 start/done and instance__delete__start/done (class name, module name),
-import__find__load__start (module) / done (module, found), audit (event, args).
+import__find__load__start (module) / done (module, found), audit (event, args),
+line (filename, funcname, lineno).
 
 Nothing is hooked until a tracer attaches to one of them: libusdt notices the
 semaphore within milliseconds and the extension installs the hooks of exactly
@@ -45,8 +46,8 @@ def enable_runtime_probes(modules=None):
     """Define the `python` provider in this process; return its image path.
 
     modules: None for every module, else module names (a list, or a string
-    "pkg1,pkg2"): function probes then report only functions of those modules
-    and their submodules. Calling again changes the filter. Cheap while no
+    "pkg1,pkg2"): function and line probes then report only code of those
+    modules and their submodules. Calling again changes the filter. Cheap while no
     tracer is attached: no hook is installed until then."""
     global _registered
     path = _usdt._rt_enable(_modules(modules))

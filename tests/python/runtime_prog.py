@@ -72,8 +72,11 @@ def state():
         import usdt.runtime
         st = usdt.runtime.runtime_probes_state()
         s["installed"] = sorted(k for k in ("function", "instance", "gc", "import", "audit",
-                                            "native_entry", "eval_frame_hook", "type_new_hook")
+                                            "line", "native_entry", "eval_frame_hook",
+                                            "type_new_hook")
                                 if st.get(k))
+        s["thread_hooks"] = [h for h in ("_trace_hook", "_profile_hook")
+                             if getattr(threading, h, None) is not None]
         s["path"] = st["path"]
         s["probes"] = st["probes"]
     except Exception as e:  # noqa

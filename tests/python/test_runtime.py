@@ -100,6 +100,7 @@ class Prog:
 
 def assert_idle(t, s):
     t.assertEqual(s["installed"], [], s)
+    t.assertEqual(s.get("thread_hooks"), [], s)
     t.assertFalse(s["profile"], s)
     t.assertNotIn("usdt_gc_callback", s["gc_callbacks"])
     t.assertEqual(s["find_and_load"], "function")
@@ -182,6 +183,40 @@ class RuntimeProbes(unittest.TestCase):
         aud = [l.split() for l in lines if l.startswith("A ")]
         self.assertEqual(len(aud), 1, lines)
         self.assertNotEqual(int(aud[0][2]), 0)
+
+    def test_bpftrace_line(self):
+        """python:line gives file, function and line of each line run, in
+        every thread, while traced (the interpreter's own on a dtrace build);
+        nothing stays installed after."""
+        need_bpftrace(self)
+        prog = Prog()
+        try:
+            s0 = prog.state()
+            assert_idle(self, s0)
+            ours, exe = targets(s0)
+            script = ('usdt:%s:python:line /str(arg1) == "rt_leaf" || str(arg1) == "rt_outer" || '
+                      'str(arg1) == "rt_in_thread"/ { printf("L %%s %%s %%d\\n", str(arg0), '
+                      'str(arg1), arg2); }' % ours.get("line", exe))
+            with Bpftrace(script, pid=prog.pid) as bt:
+                bt.wait_ready()
+                time.sleep(0.3)
+                s1 = prog.state()
+                prog.cmd("go", "DONE")
+                time.sleep(0.3)
+                out = bt.stop()
+            s2 = prog.wait_idle()
+        finally:
+            prog.close()
+        if "line" in ours:
+            self.assertIn("line", s1["installed"], s1)
+        assert_idle(self, s2)
+        got = [l.split()[1:] for l in out if l.startswith("L ")]
+        self.assertTrue(all(g[0] == PROG for g in got), got)
+        leaf, outer, thread = LINES["rt_leaf"][1], LINES["rt_outer"], LINES["rt_in_thread"][1]
+        want = [["rt_outer", str(outer[0] + 1)], ["rt_leaf", str(leaf)],
+                ["rt_outer", str(outer[1])]] * 3 + [["rt_in_thread", str(thread)],
+                                                    ["rt_leaf", str(leaf)]]
+        self.assertEqual([g[1:] for g in got], want, out)
 
     def test_attach_by_path_module_filter_fork(self):
         """bpftrace by image path (no pid) catches a forked child; function
