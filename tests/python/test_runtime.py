@@ -114,20 +114,39 @@ def targets(s):
     return {n: s["path"] for n in s["probes"]}, exe
 
 
+def trace_workload(test, make_script):
+    """Start runtime_prog idle, attach bpftrace with make_script(at) (at(probe)
+    -> its attach point: our image or the interpreter), run the workload,
+    detach. Returns (output lines, state while traced, state after)."""
+    need_bpftrace(test)
+    prog = Prog()
+    try:
+        s0 = prog.state()
+        assert_idle(test, s0)
+        ours, exe = targets(s0)
+
+        def at(name):
+            return "usdt:%s:python:%s" % (ours.get(name, exe), name)
+        with Bpftrace(make_script(at), pid=prog.pid) as bt:
+            bt.wait_ready()
+            time.sleep(0.3)  # the watcher installs hooks within ~5 ms
+            s1 = prog.state()
+            prog.cmd("go", "DONE")
+            time.sleep(0.3)
+            out = bt.stop()
+        s2 = prog.wait_idle()
+    finally:
+        prog.close()
+    assert_idle(test, s2)
+    return out, s1
+
+
 class RuntimeProbes(unittest.TestCase):
     def test_bpftrace_every_probe(self):
-        need_bpftrace(self)
-        prog = Prog()
-        try:
-            s0 = prog.state()
-            assert_idle(self, s0)
-            ours, exe = targets(s0)
-
-            def at(name):
-                return "usdt:%s:python:%s" % (ours.get(name, exe), name)
+        def script(at):
             fn = (' /str(arg1) == "rt_leaf" || str(arg1) == "rt_outer" || '
                   'str(arg1) == "rt_in_thread"/')
-            script = " ".join([
+            return " ".join([
                 at("function__entry") + fn + ' { printf("E %s %s %d\\n", str(arg0), str(arg1), arg2); }',
                 at("function__return") + fn + ' { printf("R %s %s %d\\n", str(arg0), str(arg1), arg2); }',
                 at("gc__start") + ' { printf("GS %d\\n", arg0); }',
@@ -140,19 +159,9 @@ class RuntimeProbes(unittest.TestCase):
                  for p, k in (("instance__new__start", "NS"), ("instance__new__done", "ND"),
                               ("instance__delete__start", "DS"),
                               ("instance__delete__done", "DD"))])
-            with Bpftrace(script, pid=prog.pid) as bt:
-                bt.wait_ready()
-                time.sleep(0.3)  # the watcher installs hooks within ~5 ms
-                s1 = prog.state()
-                prog.cmd("go", "DONE")
-                time.sleep(0.3)
-                out = bt.stop()
-            s2 = prog.wait_idle()
-        finally:
-            prog.close()
+        out, s1 = trace_workload(self, script)
         lines = [l for l in out if re.match(r"^(E|R|GS|GD|IS|ID|A|NS|ND|DS|DD) ", l)]
         self.assertTrue(s1["installed"], s1)
-        assert_idle(self, s2)
         # Functions: names, file, lines, nesting.
         calls = [l.split() for l in lines if l[0] in "ER"]
         self.assertEqual([(c[0], c[2]) for c in calls],
@@ -188,28 +197,13 @@ class RuntimeProbes(unittest.TestCase):
         """python:line gives file, function and line of each line run, in
         every thread, while traced (the interpreter's own on a dtrace build);
         nothing stays installed after."""
-        need_bpftrace(self)
-        prog = Prog()
-        try:
-            s0 = prog.state()
-            assert_idle(self, s0)
-            ours, exe = targets(s0)
-            script = ('usdt:%s:python:line /str(arg1) == "rt_leaf" || str(arg1) == "rt_outer" || '
-                      'str(arg1) == "rt_in_thread"/ { printf("L %%s %%s %%d\\n", str(arg0), '
-                      'str(arg1), arg2); }' % ours.get("line", exe))
-            with Bpftrace(script, pid=prog.pid) as bt:
-                bt.wait_ready()
-                time.sleep(0.3)
-                s1 = prog.state()
-                prog.cmd("go", "DONE")
-                time.sleep(0.3)
-                out = bt.stop()
-            s2 = prog.wait_idle()
-        finally:
-            prog.close()
-        if "line" in ours:
+        def script(at):
+            return (at("line") + ' /str(arg1) == "rt_leaf" || str(arg1) == "rt_outer" || '
+                    'str(arg1) == "rt_in_thread"/ { printf("L %s %s %d\\n", str(arg0), '
+                    'str(arg1), arg2); }')
+        out, s1 = trace_workload(self, script)
+        if "line" in s1["probes"]:
             self.assertIn("line", s1["installed"], s1)
-        assert_idle(self, s2)
         got = [l.split()[1:] for l in out if l.startswith("L ")]
         self.assertTrue(all(g[0] == PROG for g in got), got)
         leaf, outer, thread = LINES["rt_leaf"][1], LINES["rt_outer"], LINES["rt_in_thread"][1]
