@@ -117,7 +117,7 @@ def targets(s):
 def trace_workload(test, make_script):
     """Start runtime_prog idle, attach bpftrace with make_script(at) (at(probe)
     -> its attach point: our image or the interpreter), run the workload,
-    detach. Returns (output lines, state while traced, state after)."""
+    detach, check it is idle again. Returns (output lines, state while traced)."""
     need_bpftrace(test)
     prog = Prog()
     try:
