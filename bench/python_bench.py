@@ -6,6 +6,7 @@ scripts/with-python for each interpreter in $USDT_BENCH_PYTHONS (default:
 3.8 ... 3.13 and Debian's python3), which builds the extension for it. Each
 child prints, with the prefix py3.X. (pydeb. for Debian's /usr/bin/python3):
   fire_untraced_ns   probe.fire(42, s) on a loaded, untraced probe
+  call_cmethod_ns    {}.get(42, s): the interpreter's C-method call, fire's floor
   enabled_ns         probe.enabled
   call_plain_ns      f() for an empty def f(): pass
   call_fbt_idle_ns   the same function decorated with @usdt.fbt, untraced
@@ -74,10 +75,13 @@ def child():
     def traced():
         pass
 
-    env = {"p": probe, "s": "/index", "f": plain, "g": traced}
+    env = {"p": probe, "s": "/index", "f": plain, "g": traced, "d": {}}
     # Many short runs, minimum kept: a run preempted by other work is discarded.
-    r = per_op(["p.fire(42, s)", "p.enabled", "f()", "g()"], env, 20000, 150)
+    r = per_op(["p.fire(42, s)", "p.enabled", "f()", "g()", "d.get(42, s)"], env, 20000, 150)
     bench("fire_untraced_ns", r["p.fire(42, s)"], "ns")
+    # The floor under it: the interpreter's own call of a C method with the
+    # same two arguments.
+    bench("call_cmethod_ns", r["d.get(42, s)"], "ns")
     bench("enabled_ns", r["p.enabled"], "ns")
     # Plain and decorated calls again, interleaved many times: their ratio is
     # what matters, and the two differ only by noise when the design is right.
