@@ -70,12 +70,12 @@ def loop_child(kind):
     import usdt.runtime
     loop = loop_calls if kind == "calls" else loop_alloc
     best = [float("inf"), float("inf")]
-    for _ in range(15):
+    for _ in range(40):
         for on in (0, 1):
             if on:
                 usdt.runtime.enable_runtime_probes()
             time.sleep(0.02)  # the watcher's first scan; both turns alike
-            best[on] = min(best[on], best_ns(loop, reps=5))
+            best[on] = min(best[on], best_ns(loop, reps=3))
             if on:
                 usdt.runtime.disable_runtime_probes()
     print("%.4f %.4f" % tuple(best))
