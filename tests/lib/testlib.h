@@ -116,6 +116,19 @@ static inline int tl_in_ci(void)
 	return ci && (!strcmp(ci, "true") || !strcmp(ci, "1"));
 }
 
+/* Under tests/san/valgrind.sh: threads run one at a time, dlopen costs
+ * milliseconds. */
+static inline bool tl_under_valgrind(void)
+{
+	return getenv("USDT_UNDER_VALGRIND") != NULL;
+}
+
+/* Iterations for a loop of loads, dlopens or walks: a tenth under valgrind. */
+static inline int tl_scaled(int n)
+{
+	return tl_under_valgrind() && n >= 10 ? n / 10 : n;
+}
+
 #define SKIP_TRACER(...)                                                            \
 	do {                                                                        \
 		char tl_m_[1900];                                                   \
@@ -168,7 +181,7 @@ static int tl_main(const char *file, int argc, char **argv)
 		int st = 0;
 		bool reaped = false;
 		/* Under valgrind the child checks for leaks as it exits: let it. */
-		if (n && getenv("USDT_UNDER_VALGRIND"))
+		if (n && tl_under_valgrind())
 			reaped = waitpid(pid, &st, 0) == pid;
 		kill(-pid, SIGKILL);
 		if (!reaped)

@@ -229,7 +229,7 @@ TEST(memfd_images_are_sealed_and_closed_on_free)
 TEST(thousands_of_providers_use_no_fds)
 {
 	int fds = tr_count_fds();
-	enum { N = 2000 };
+	const int N = tl_scaled(2000);
 	usdt_provider **v = calloc(N, sizeof(*v));
 	for (int i = 0; i < N; i++) {
 		char name[32];
@@ -269,7 +269,7 @@ TEST(unload_while_other_threads_fire_is_safe)
 	pthread_t th[3];
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, fire_loop, &f);
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0, n = tl_scaled(2000); i < n; i++) {
 		CHECK_EQ_INT(usdt_provider_load(p), 0);
 		fake_attach(ev, 1); /* firing threads now take the traced path */
 		CHECK(usdt_probe_enabled(ev));
