@@ -405,9 +405,24 @@ static const char *hook_attr(const struct slot_user *u)
 	return u->trace ? "_trace_hook" : "_profile_hook";
 }
 
+static void slot_remove(struct slot_user *u);
+static int slot_set_all(struct slot_user *u);
+
 /* Threads whose slot is taken (a debugger, coverage, a profiler) keep theirs;
- * so does threading's hook for new threads if someone set it. */
+ * so does threading's hook for new threads if someone set it. On failure
+ * nothing of ours stays set. */
 static int slot_install(struct slot_user *u)
+{
+	if (slot_set_all(u) == 0)
+		return 0;
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	slot_remove(u);
+	PyErr_Restore(t, v, tb);
+	return -1;
+}
+
+static int slot_set_all(struct slot_user *u)
 {
 	PyThreadState *me = PyThreadState_Get();
 	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
@@ -502,13 +517,7 @@ static struct slot_user line_user = {
 
 int usdt__rt_line_install(void)
 {
-	if (slot_install(&line_user) == 0)
-		return 0;
-	PyObject *t, *v, *tb;
-	PyErr_Fetch(&t, &v, &tb);
-	slot_remove(&line_user);
-	PyErr_Restore(t, v, tb);
-	return -1;
+	return slot_install(&line_user);
 }
 
 void usdt__rt_line_remove(void)
