@@ -61,6 +61,11 @@ def workload():
     sys.audit("usdt.test", 42)
 
 
+def user_tracer(frame, event, arg):
+    """A debugger's or coverage's trace function: must stay in place."""
+    return None
+
+
 def state():
     import importlib._bootstrap as b
     s = {"profile": sys.getprofile() is not None,
@@ -76,7 +81,10 @@ def state():
                                             "type_new_hook")
                                 if st.get(k))
         s["thread_hooks"] = [h for h in ("_trace_hook", "_profile_hook")
-                             if getattr(threading, h, None) is not None]
+                             if getattr(getattr(threading, h, None), "__name__",
+                                        "").startswith("usdt_")]
+        s["user_trace"] = [getattr(sys.gettrace(), "__name__", None),
+                           getattr(getattr(threading, "_trace_hook", None), "__name__", None)]
         s["path"] = st["path"]
         s["probes"] = st["probes"]
     except Exception as e:  # noqa
@@ -93,6 +101,10 @@ for line in sys.stdin:
     cmd = line.strip()
     if cmd == "state":
         print("STATE " + json.dumps(state()), flush=True)
+    elif cmd == "usertrace":
+        sys.settrace(user_tracer)
+        threading.settrace(user_tracer)
+        print("USERTRACE", flush=True)
     elif cmd == "go":
         workload()
         print("DONE", flush=True)

@@ -114,13 +114,16 @@ def targets(s):
     return {n: s["path"] for n in s["probes"]}, exe
 
 
-def trace_workload(test, make_script):
+def trace_workload(test, make_script, before=None):
     """Start runtime_prog idle, attach bpftrace with make_script(at) (at(probe)
     -> its attach point: our image or the interpreter), run the workload,
-    detach, check it is idle again. Returns (output lines, state while traced)."""
+    detach, check it is idle again. Returns (output lines, state while traced,
+    state after). before: a command for the program first."""
     need_bpftrace(test)
     prog = Prog()
     try:
+        if before:
+            prog.cmd(before, before.upper())
         s0 = prog.state()
         assert_idle(test, s0)
         ours, exe = targets(s0)
@@ -138,7 +141,7 @@ def trace_workload(test, make_script):
     finally:
         prog.close()
     assert_idle(test, s2)
-    return out, s1
+    return out, s1, s2
 
 
 class RuntimeProbes(unittest.TestCase):
@@ -159,7 +162,7 @@ class RuntimeProbes(unittest.TestCase):
                  for p, k in (("instance__new__start", "NS"), ("instance__new__done", "ND"),
                               ("instance__delete__start", "DS"),
                               ("instance__delete__done", "DD"))])
-        out, s1 = trace_workload(self, script)
+        out, s1, _ = trace_workload(self, script)
         lines = [l for l in out if re.match(r"^(E|R|GS|GD|IS|ID|A|NS|ND|DS|DD) ", l)]
         self.assertTrue(s1["installed"], s1)
         # Functions: names, file, lines, nesting.
@@ -201,7 +204,7 @@ class RuntimeProbes(unittest.TestCase):
             return (at("line") + ' /str(arg1) == "rt_leaf" || str(arg1) == "rt_outer" || '
                     'str(arg1) == "rt_in_thread"/ { printf("L %s %s %d\\n", str(arg0), '
                     'str(arg1), arg2); }')
-        out, s1 = trace_workload(self, script)
+        out, s1, _ = trace_workload(self, script)
         if "line" in s1["probes"]:
             self.assertIn("line", s1["installed"], s1)
         got = [l.split()[1:] for l in out if l.startswith("L ")]
@@ -211,6 +214,21 @@ class RuntimeProbes(unittest.TestCase):
                 ["rt_outer", str(outer[1])]] * 3 + [["rt_in_thread", str(thread)],
                                                     ["rt_leaf", str(leaf)]]
         self.assertEqual([g[1:] for g in got], want, out)
+
+    def test_line_leaves_a_debuggers_trace_function_alone(self):
+        """With sys.settrace and threading.settrace taken (a debugger, coverage),
+        tracing python:line replaces neither; before 3.12 those threads then
+        report no lines (one trace slot per thread), 3.12+ reports them all."""
+        def script(at):
+            return (at("line") + ' /str(arg1) == "rt_leaf"/ { printf("L %d\\n", arg2); }')
+        out, s1, s2 = trace_workload(self, script, before="usertrace")
+        self.assertEqual(s1["user_trace"], ["user_tracer", "user_tracer"], s1)
+        self.assertEqual(s2["user_trace"], ["user_tracer", "user_tracer"], s2)
+        got = [l for l in out if l.startswith("L ")]
+        if "line" not in s1["probes"] or sys.version_info >= (3, 12):
+            self.assertEqual(len(got), 4, out)  # the interpreter's own, or sys.monitoring
+        else:
+            self.assertEqual(got, [], out)
 
     def test_attach_by_path_module_filter_fork(self):
         """bpftrace by image path (no pid) catches a forked child; function
