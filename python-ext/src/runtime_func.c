@@ -394,10 +394,9 @@ static PyObject *threading_mod(void)
 
 /* A C function in one slot of every thread, now and started later. */
 struct slot_user {
-	bool trace;             /* trace slot, else profile slot */
+	bool trace; /* trace slot, else profile slot */
 	Py_tracefunc fn;
-	PyMethodDef hook_def;   /* threading.settrace/setprofile hook: installs fn */
-	PyObject *hook;
+	PyObject *hook; /* for threading.settrace/setprofile: puts fn in place */
 };
 
 static const char *hook_attr(const struct slot_user *u)
@@ -405,8 +404,67 @@ static const char *hook_attr(const struct slot_user *u)
 	return u->trace ? "_trace_hook" : "_profile_hook";
 }
 
-static void slot_remove(struct slot_user *u);
-static int slot_set_all(struct slot_user *u);
+static const char *hook_setter(const struct slot_user *u)
+{
+	return u->trace ? "settrace" : "setprofile";
+}
+
+/* threading calls it in a new thread as that thread's Python-level trace or
+ * profile function (its first event); it replaces itself by the C one. */
+static PyObject *thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	struct slot_user *u = PyCapsule_GetPointer(self, "usdt.slot_user");
+	if (!u || set_slot(PyThreadState_Get(), u->trace, u->fn) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+static PyMethodDef thread_hook_def = { "usdt_thread_hook",
+				       (PyCFunction)(void (*)(void))thread_hook, METH_FASTCALL, NULL };
+
+static void slot_remove(struct slot_user *u)
+{
+	PyThreadState *me = PyThreadState_Get();
+	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
+	     t = PyThreadState_Next(t))
+		if (slot_of(t, u->trace) == u->fn && set_slot(t, u->trace, NULL) < 0)
+			PyErr_Clear();
+	PyObject *th = threading_mod();
+	PyObject *cur = th ? PyObject_GetAttrString(th, hook_attr(u)) : NULL;
+	if (cur && cur == u->hook) {
+		PyObject *r = PyObject_CallMethod(th, hook_setter(u), "O", Py_None);
+		Py_XDECREF(r);
+	}
+	Py_XDECREF(cur);
+	PyErr_Clear();
+}
+
+static int slot_set_all(struct slot_user *u)
+{
+	PyThreadState *me = PyThreadState_Get();
+	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
+	     t = PyThreadState_Next(t))
+		if (!slot_of(t, u->trace) && set_slot(t, u->trace, u->fn) < 0)
+			return -1;
+	PyObject *th = threading_mod();
+	PyObject *cur = th ? PyObject_GetAttrString(th, hook_attr(u)) : NULL;
+	if (!cur) {
+		PyErr_Clear();
+		return 0;
+	}
+	int err = 0;
+	if (cur == Py_None) {
+		if (!u->hook) {
+			PyObject *cap = PyCapsule_New(u, "usdt.slot_user", NULL);
+			u->hook = cap ? PyCFunction_New(&thread_hook_def, cap) : NULL;
+			Py_XDECREF(cap);
+		}
+		PyObject *r = u->hook ? PyObject_CallMethod(th, hook_setter(u), "O", u->hook) : NULL;
+		err = r ? 0 : -1;
+		Py_XDECREF(r);
+	}
+	Py_DECREF(cur);
+	return err;
+}
 
 /* Threads whose slot is taken (a debugger, coverage, a profiler) keep theirs;
  * so does threading's hook for new threads if someone set it. On failure
@@ -420,52 +478,6 @@ static int slot_install(struct slot_user *u)
 	slot_remove(u);
 	PyErr_Restore(t, v, tb);
 	return -1;
-}
-
-static int slot_set_all(struct slot_user *u)
-{
-	PyThreadState *me = PyThreadState_Get();
-	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
-	     t = PyThreadState_Next(t))
-		if (!slot_of(t, u->trace) && set_slot(t, u->trace, u->fn) < 0)
-			return -1;
-	PyObject *th = threading_mod();
-	if (!th)
-		return 0;
-	PyObject *cur = PyObject_GetAttrString(th, hook_attr(u));
-	if (!cur) {
-		PyErr_Clear();
-		return 0;
-	}
-	int err = 0;
-	if (cur == Py_None) {
-		if (!u->hook && !(u->hook = PyCFunction_New(&u->hook_def, NULL)))
-			err = -1;
-		PyObject *r = err ? NULL :
-			PyObject_CallMethod(th, u->trace ? "settrace" : "setprofile", "O", u->hook);
-		err = r ? 0 : -1;
-		Py_XDECREF(r);
-	}
-	Py_DECREF(cur);
-	return err;
-}
-
-static void slot_remove(struct slot_user *u)
-{
-	PyThreadState *me = PyThreadState_Get();
-	for (PyThreadState *t = PyInterpreterState_ThreadHead(me->interp); t;
-	     t = PyThreadState_Next(t))
-		if (slot_of(t, u->trace) == u->fn && set_slot(t, u->trace, NULL) < 0)
-			PyErr_Clear();
-	PyObject *th = threading_mod();
-	PyObject *cur = th ? PyObject_GetAttrString(th, hook_attr(u)) : NULL;
-	if (cur && cur == u->hook) {
-		PyObject *r = PyObject_CallMethod(th, u->trace ? "settrace" : "setprofile", "O",
-						  Py_None);
-		Py_XDECREF(r);
-	}
-	Py_XDECREF(cur);
-	PyErr_Clear();
 }
 
 /* ---- line (3.8-3.11) ---------------------------------------------------- */
@@ -502,18 +514,7 @@ static int line_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
 	return 0;
 }
 
-static PyObject *line_thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	PyEval_SetTrace(line_trace, NULL);
-	Py_RETURN_NONE;
-}
-
-static struct slot_user line_user = {
-	.trace = true,
-	.fn = line_trace,
-	.hook_def = { "usdt_line_thread", (PyCFunction)(void (*)(void))line_thread_hook,
-		      METH_FASTCALL, NULL },
-};
+static struct slot_user line_user = { .trace = true, .fn = line_trace };
 
 int usdt__rt_line_install(void)
 {
@@ -533,19 +534,7 @@ static int noop_profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg
 	return 0;
 }
 
-/* A new thread's first event swaps the Python-level profiler for the C no-op. */
-static PyObject *profile_thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	PyEval_SetProfile(noop_profile, NULL);
-	Py_RETURN_NONE;
-}
-
-static struct slot_user entry_user = {
-	.trace = false,
-	.fn = noop_profile,
-	.hook_def = { "usdt_thread_profile", (PyCFunction)(void (*)(void))profile_thread_hook,
-		      METH_FASTCALL, NULL },
-};
+static struct slot_user entry_user = { .trace = false, .fn = noop_profile };
 
 int usdt__rt_nativeentry_install(void)
 {
