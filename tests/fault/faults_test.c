@@ -66,13 +66,7 @@ static int count_maps(void)
 #endif
 	if (getenv("USDT_UNDER_VALGRIND"))
 		return 0; /* valgrind maps for itself too; memcheck does the checking */
-	FILE *f = fopen("/proc/self/maps", "r");
-	int n = 0, c;
-	while (f && (c = fgetc(f)) != EOF)
-		n += c == '\n';
-	if (f)
-		fclose(f);
-	return n;
+	return tr_count_maps();
 }
 
 /* Fail allocation 0, 1, 2, ... of one load until the load succeeds. Returns

@@ -181,4 +181,29 @@ static inline int tr_count_fds(void)
 	return n;
 }
 
+/* Mappings of the process: lines of /proc/self/maps. */
+static inline int tr_count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+	while (f && (c = fgetc(f)) != EOF)
+		n += c == '\n';
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Whether the process maps the file at path. */
+static inline bool tr_is_mapped(const char *path)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	bool found = false;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, path) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 #endif

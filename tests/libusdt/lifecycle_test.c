@@ -56,18 +56,6 @@ TEST(reload_of_same_definition_reuses_image)
 	usdt_provider_free(p);
 }
 
-static bool mapped(const char *path)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[1024];
-	bool found = false;
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, path) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 TEST(unloaded_image_stays_for_its_grace_unless_closed_at_once)
 {
 	usdt_provider *p = make("retire", NULL);
@@ -75,14 +63,14 @@ TEST(unloaded_image_stays_for_its_grace_unless_closed_at_once)
 	char old[512];
 	snprintf(old, sizeof(old), "%s", usdt_provider_path(p));
 	CHECK_EQ_INT(usdt_provider_unload(p), 0);
-	CHECK(mapped(old)); /* a racing reader may still hold its semaphore */
+	CHECK(tr_is_mapped(old)); /* a racing reader may still hold its semaphore */
 	CHECK(usdt_probe_new_sig(p, "more", "int32_t") != NULL);
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	CHECK(strcmp(usdt_provider_path(p), old) != 0);
-	CHECK(mapped(old)); /* a tracer by pid would see both images now */
+	CHECK(tr_is_mapped(old)); /* a tracer by pid would see both images now */
 	CHECK_EQ_INT(usdt_provider_unload(p), 0);
 	CHECK_EQ_INT(usdt_provider_close_retired(p), 2);
-	CHECK(!mapped(old));
+	CHECK(!tr_is_mapped(old));
 	CHECK_EQ_INT(usdt_provider_close_retired(p), 0);
 	CHECK_EQ_INT(usdt_provider_load(p), 0); /* reload after closing: mapped anew */
 	CHECK(usdt_probe_enabled(usdt_provider_probe(p, "more")) == false);

@@ -88,17 +88,6 @@ static void *life_thread(void *arg)
 	return NULL;
 }
 
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	int n = 0, ch;
-	while (f && (ch = fgetc(f)) != EOF)
-		n += ch == '\n';
-	if (f)
-		fclose(f);
-	return n;
-}
-
 static long rss_kb(void)
 {
 	long pages = 0, res = 0;
@@ -162,12 +151,12 @@ TEST(fire_while_reloading_with_bpftrace_attached)
 
 	run_for(seconds < 10 ? 1 : 3); /* warm-up: caches, arenas, thread stacks */
 	long c0 = atomic_load(&cycles), f0 = atomic_load(&fires);
-	int fds0 = tr_count_fds(), maps0 = count_maps();
+	int fds0 = tr_count_fds(), maps0 = tr_count_maps();
 	long rss0 = rss_kb();
 	double t0 = tr_now();
 	run_for(seconds);
 	double took = tr_now() - t0;
-	int fds1 = tr_count_fds(), maps1 = count_maps();
+	int fds1 = tr_count_fds(), maps1 = tr_count_maps();
 	long rss1 = rss_kb();
 	long c = atomic_load(&cycles) - c0, f = atomic_load(&fires) - f0;
 
