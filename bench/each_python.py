@@ -28,7 +28,7 @@ def run_each(script, var, value):
     return status
 
 
-def tag():
+def py_tag():
     """The figure prefix for this interpreter: py3.X, or pydeb for Debian's."""
     if sys.executable.startswith("/usr/bin/"):
         return "pydeb"

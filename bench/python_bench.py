@@ -24,8 +24,7 @@ import sys
 import time
 import timeit
 
-import each_python
-from each_python import ROOT, run_each
+from each_python import ROOT, py_tag, run_each
 
 CHILD = "USDT_BENCH_CHILD"
 
@@ -56,7 +55,7 @@ def child():
     sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
     from tracing import Bpftrace
 
-    tag = each_python.tag()
+    tag = py_tag()
     out = []
 
     def bench(name, value, unit):

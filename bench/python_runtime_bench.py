@@ -24,8 +24,7 @@ import subprocess
 import sys
 import time
 
-import each_python
-from each_python import run_each
+from each_python import py_tag, run_each
 
 MODE = "USDT_RT_BENCH"
 N = 100000
@@ -86,7 +85,7 @@ def installed(st):
 
 
 def main_child():
-    tag = each_python.tag()
+    tag = py_tag()
 
     def bench(name, value, unit):
         print("BENCH %s.%s %.*f %s" % (tag, name, 3 if unit == "ratio" else 2 if unit == "ms" else 1,

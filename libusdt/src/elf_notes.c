@@ -203,12 +203,10 @@ static int walk(struct src *s, usdt__note_fn fn, void *ctx)
 	int herr = read_ehdr(s, eh);
 	if (herr)
 		return herr;
-	uint64_t shoff;
-	uint32_t shentsize, shnum, shstrndx;
-	shoff = FIELD(s, eh, Ehdr, e_shoff);
-	shentsize = (uint32_t)FIELD(s, eh, Ehdr, e_shentsize);
-	shnum = (uint32_t)FIELD(s, eh, Ehdr, e_shnum);
-	shstrndx = (uint32_t)FIELD(s, eh, Ehdr, e_shstrndx);
+	uint64_t shoff = FIELD(s, eh, Ehdr, e_shoff);
+	uint32_t shentsize = (uint32_t)FIELD(s, eh, Ehdr, e_shentsize);
+	uint32_t shnum = (uint32_t)FIELD(s, eh, Ehdr, e_shnum);
+	uint32_t shstrndx = (uint32_t)FIELD(s, eh, Ehdr, e_shstrndx);
 	if (!shoff)
 		return 0; /* no sections: no notes to find */
 	if (shentsize < (s->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr)))
@@ -277,11 +275,9 @@ static int load_base(struct src *s, uint64_t *base)
 	int err = read_ehdr(s, eh);
 	if (err)
 		return err;
-	uint64_t phoff;
-	uint32_t phentsize, phnum;
-	phoff = FIELD(s, eh, Ehdr, e_phoff);
-	phentsize = (uint32_t)FIELD(s, eh, Ehdr, e_phentsize);
-	phnum = (uint32_t)FIELD(s, eh, Ehdr, e_phnum);
+	uint64_t phoff = FIELD(s, eh, Ehdr, e_phoff);
+	uint32_t phentsize = (uint32_t)FIELD(s, eh, Ehdr, e_phentsize);
+	uint32_t phnum = (uint32_t)FIELD(s, eh, Ehdr, e_phnum);
 	if (phentsize < (s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
 		return -EINVAL;
 	for (uint32_t i = 0; i < phnum; i++) {
