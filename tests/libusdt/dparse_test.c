@@ -240,13 +240,14 @@ TEST(many_providers_are_told_apart)
 
 TEST(python_d_is_cpythons_python_provider)
 {
-	/* Include/pydtrace.d of CPython: names, order and types (tools read by size). */
+	/* Include/pydtrace.d of CPython main (3.15): names, order and types
+	 * (tools read by size). */
 	static const struct {
 		const char *name;
-		usdt_type t[3];
+		usdt_type t[4];
 	} want[] = {
-		{ "function__entry", { USDT_STRING, USDT_STRING, USDT_INT32 } },
-		{ "function__return", { USDT_STRING, USDT_STRING, USDT_INT32 } },
+		{ "function__entry", { USDT_STRING, USDT_STRING, USDT_INT32, USDT_STRING } },
+		{ "function__return", { USDT_STRING, USDT_STRING, USDT_INT32, USDT_STRING } },
 		{ "instance__new__start", { USDT_STRING, USDT_STRING } },
 		{ "instance__new__done", { USDT_STRING, USDT_STRING } },
 		{ "instance__delete__start", { USDT_STRING, USDT_STRING } },
@@ -257,15 +258,17 @@ TEST(python_d_is_cpythons_python_provider)
 		{ "import__find__load__start", { USDT_STRING } },
 		{ "import__find__load__done", { USDT_STRING, USDT_INT32 } },
 		{ "audit", { USDT_STRING, USDT_POINTER } },
+		{ "cfunction__entry", { USDT_STRING, USDT_STRING, USDT_INT32, USDT_STRING } },
+		{ "cfunction__return", { USDT_STRING, USDT_STRING, USDT_INT32, USDT_STRING } },
 	};
 	usdt_provider *p = usdt_provider_from_d_file("providers/python.d", "python", NULL);
 	CHECK_MSG(p, "%s", usdt_errmsg());
-	CHECK_EQ_INT((int)usdt_provider_probe_count(p), 12);
+	CHECK_EQ_INT((int)usdt_provider_probe_count(p), 14);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		usdt_probe *pr = usdt_provider_probe(p, want[i].name);
 		CHECK_MSG(pr, "no probe %s", want[i].name);
 		size_t n = 0;
-		while (n < 3 && want[i].t[n])
+		while (n < 4 && want[i].t[n])
 			n++;
 		CHECK_MSG(usdt_probe_argc(pr) == n, "%s has %zu arguments", want[i].name, usdt_probe_argc(pr));
 		for (size_t a = 0; a < n; a++)
