@@ -14,6 +14,14 @@ scripts/with-python for each interpreter in $USDT_BENCH_PYTHONS.
                              the hook and fire are measured without the kernel
                              trap); on Debian's 3.11 the interpreter's own probe
                              made to fire by the no-op profile function
+  cfunction_traced_overhead_ns the same per call of a C function (len) while
+                             cfunction__entry is traced
+  runtime_overhead_control_ns  the same measurement with nothing traced in
+                             either variant: the noise floor of the two above
+                             (0 within the VM's noise)
+The overheads are the minimum of 150 short interleaved turns of each variant
+(untraced, traced, untraced again), hooks put in and taken out between turns:
+each minimum meets the VM's fast phases, so the difference is the hook's.
   runtime_enable_latency_ms  semaphore up -> function hook installed (median;
                              issue 5 calls it enable_latency_ms, a name the
                              @fbt benchmark already prints for its own)
@@ -51,6 +59,11 @@ def loop_calls(n):
 def loop_alloc(n):
     for _ in range(n):
         Obj()
+
+
+def loop_ccalls(n, s="abc"):
+    for _ in range(n):
+        len(s)
 
 
 def best_ns(fn, reps=15, n=N):
@@ -108,22 +121,35 @@ def main_child():
     from usdt import _usdt
     usdt.runtime.enable_runtime_probes()
     time.sleep(0.05)
-    # Untraced and traced in turns, so both meet the VM's fast phases.
-    base = traced = float("inf")
-    lat = []
-    for _ in range(8):
-        base = min(base, best_ns(loop_calls, reps=3))
-        t = time.perf_counter()
-        _usdt._rt_force("function__entry", 1)
-        while not installed(_usdt._rt_state()):
+
+    def until(probe, family, up):
+        while bool(family(_usdt._rt_state())) != up:
             time.sleep(0.0002)
-        lat.append((time.perf_counter() - t) * 1e3)
-        traced = min(traced, best_ns(loop_calls, reps=3))
-        _usdt._rt_force("function__entry", -1)
-        while installed(_usdt._rt_state()):
-            time.sleep(0.0005)
-    bench("function_traced_overhead_ns", traced - base, "ns")
-    bench("runtime_enable_latency_ms", sorted(lat)[len(lat) // 2], "ms")
+
+    def overhead(probe, family, loop, turns=150, n=3000):
+        """min(traced) - min(untraced), and the control min(untraced again) -
+        min(untraced), over short interleaved turns; the latency of each
+        semaphore rise to the hook being in."""
+        base = traced = again = float("inf")
+        lat = []
+        for _ in range(turns):
+            base = min(base, best_ns(loop, reps=1, n=n))
+            t = time.perf_counter()
+            _usdt._rt_force(probe, 1)
+            until(probe, family, True)
+            lat.append((time.perf_counter() - t) * 1e3)
+            traced = min(traced, best_ns(loop, reps=1, n=n))
+            _usdt._rt_force(probe, -1)
+            until(probe, family, False)
+            again = min(again, best_ns(loop, reps=1, n=n))
+        return traced - base, again - base, sorted(lat)[len(lat) // 2]
+
+    fn, control, lat = overhead("function__entry", installed, loop_calls)
+    cf, control2, _ = overhead("cfunction__entry", lambda st: st["cfunction"], loop_ccalls)
+    bench("function_traced_overhead_ns", fn, "ns")
+    bench("cfunction_traced_overhead_ns", cf, "ns")
+    bench("runtime_overhead_control_ns", max(control, control2, key=abs), "ns")
+    bench("runtime_enable_latency_ms", lat, "ms")
 
 
 if __name__ == "__main__":

@@ -437,6 +437,14 @@ static int pick_names(const char *pname, const char *base, char *entry, char *re
 	return -1;
 }
 
+static const char *utf8_or_null(PyObject *s)
+{
+	const char *u = PyUnicode_AsUTF8(s);
+	if (!u)
+		PyErr_Clear();
+	return u;
+}
+
 static PyObject *call0(PyObject *o, const char *meth)
 {
 	return PyObject_CallMethod(o, meth, NULL);
@@ -466,11 +474,11 @@ static PyObject *fbt_register(PyObject *m, PyObject *args)
 	struct fbt_rec *r = PyMem_Calloc(1, sizeof(*r));
 	if (!r)
 		return PyErr_NoMemory();
-	r->module_s = PyUnicode_AsUTF8(module);
-	r->qualname_s = PyUnicode_AsUTF8(qualname);
-	r->filename_s = PyUnicode_AsUTF8(filename);
-	if (!r->module_s || !r->qualname_s || !r->filename_s)
-		goto fail;
+	/* A name that cannot be encoded (a lone surrogate) reaches tracers as
+	 * NULL, as CPython 3.15 passes it to its own probes. */
+	r->module_s = utf8_or_null(module);
+	r->qualname_s = utf8_or_null(qualname);
+	r->filename_s = utf8_or_null(filename);
 	if (fp->nrecs == fp->cap) {
 		size_t cap = fp->cap ? 2 * fp->cap : 8;
 		struct fbt_rec **nr = PyMem_Realloc(fp->recs, cap * sizeof(*nr));
@@ -537,6 +545,10 @@ static PyObject *fbt_register(PyObject *m, PyObject *args)
 		return NULL;
 	}
 	fp->recs[fp->nrecs++] = r;
+	/* A tracer already attached (by path, before the program defined the
+	 * function) is served now, not when the watcher next looks: the first
+	 * call is seen. */
+	prov_update(fp);
 	Py_RETURN_TRUE;
 
 reload_fail:

@@ -172,6 +172,14 @@ static int str_arg(ProbeObject *self, size_t i, PyObject *o, uint64_t *out)
 	if (PyUnicode_Check(o)) {
 		Py_ssize_t n;
 		const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+		if (!s && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+			/* A lone surrogate (os.fsdecode of a non-UTF-8 name): the
+			 * tracer gets NULL, as CPython 3.15 gives its own probes;
+			 * bytes (os.fsencode) carry such a name as it is. */
+			PyErr_Clear();
+			*out = 0;
+			return 0;
+		}
 		if (!s)
 			return -1;
 		if ((size_t)n != strlen(s)) {

@@ -8,6 +8,7 @@
  * detaches. Probes the interpreter already has (Debian's dtrace build) are
  * not defined again: two python:NAME in one process confuse bcc and bpftrace.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -18,14 +19,15 @@ usdt_probe *usdt__rt_probe[RT_NPROBES];
 unsigned usdt__rt_filter_gen = 1;
 bool usdt__rt_filtered;
 
-/* Names and C signatures exactly as pydtrace.d: the note sizes follow
- * (char * -> 8, int -> -4, long -> -8). */
+/* Names and C signatures exactly as CPython main's pydtrace.d: the note sizes
+ * follow (char * -> 8, int -> -4, long -> -8). */
+#define RT_CODE_SIG "char *, char *, int, char *" /* filename, funcname, lineno, module */
 static const struct {
 	const char *name, *sig;
 	int family;
 } rt_defs[RT_NPROBES] = {
-	[RT_FUNC_ENTRY] = { "function__entry", "char *, char *, int", RT_F_FUNC },
-	[RT_FUNC_RETURN] = { "function__return", "char *, char *, int", RT_F_FUNC },
+	[RT_FUNC_ENTRY] = { "function__entry", RT_CODE_SIG, RT_F_FUNC },
+	[RT_FUNC_RETURN] = { "function__return", RT_CODE_SIG, RT_F_FUNC },
 	[RT_INST_NEW_START] = { "instance__new__start", "char *, char *", RT_F_INST },
 	[RT_INST_NEW_DONE] = { "instance__new__done", "char *, char *", RT_F_INST },
 	[RT_INST_DEL_START] = { "instance__delete__start", "char *, char *", RT_F_INST },
@@ -36,10 +38,12 @@ static const struct {
 	[RT_IMPORT_DONE] = { "import__find__load__done", "char *, int", RT_F_IMPORT },
 	[RT_AUDIT] = { "audit", "char *, void *", RT_F_AUDIT },
 	[RT_LINE] = { "line", "char *, char *, int", RT_F_LINE },
+	[RT_CFUNC_ENTRY] = { "cfunction__entry", RT_CODE_SIG, RT_F_CFUNC },
+	[RT_CFUNC_RETURN] = { "cfunction__return", RT_CODE_SIG, RT_F_CFUNC },
 };
 
 static const char *family_names[RT_NFAMILIES] = { "function", "instance", "gc", "import",
-						  "audit", "line" };
+						  "audit", "line", "cfunction" };
 
 static usdt_provider *rt_prov;
 static bool rt_native[RT_NPROBES];       /* the interpreter defines it */
@@ -74,7 +78,7 @@ bool usdt__rt_module_wanted(PyObject *globals)
 const char *usdt__rt_utf8(PyObject *s)
 {
 	if (!s || !PyUnicode_Check(s))
-		return "?";
+		return NULL;
 	if (PyUnicode_IS_COMPACT_ASCII(s))
 		return (const char *)PyUnicode_DATA(s);
 	/* Hooks may run with an exception set (a frame that raised): keep it. */
@@ -83,7 +87,25 @@ const char *usdt__rt_utf8(PyObject *s)
 	const char *u = PyUnicode_AsUTF8(s);
 	PyErr_Clear();
 	PyErr_Restore(t, v, tb);
-	return u ? u : "?";
+	return u;
+}
+
+const char *usdt__rt_module_name(PyObject *globals)
+{
+	static PyObject *key; /* interned, its hash kept: one probe of the table */
+	if (!globals || !PyDict_Check(globals))
+		return NULL;
+	if (!key) {
+		PyObject *t, *v, *tb;
+		PyErr_Fetch(&t, &v, &tb);
+		key = PyUnicode_InternFromString("__name__");
+		PyErr_Clear();
+		PyErr_Restore(t, v, tb);
+		if (!key)
+			return NULL;
+	}
+	/* PyDict_GetItem never raises and leaves a pending exception alone. */
+	return usdt__rt_utf8(PyDict_GetItem(globals, key));
 }
 
 /* ---- which probes the interpreter has ---------------------------------- */
@@ -117,7 +139,8 @@ static void note_error(const char *what)
 	PyObject *t, *v, *tb;
 	PyErr_Fetch(&t, &v, &tb);
 	PyObject *s = v ? PyObject_Str(v) : NULL;
-	snprintf(rt_error, sizeof(rt_error), "%s: %s", what, s ? usdt__rt_utf8(s) : "?");
+	const char *msg = s ? usdt__rt_utf8(s) : NULL;
+	snprintf(rt_error, sizeof(rt_error), "%s: %s", what, msg ? msg : "?");
 	Py_XDECREF(s);
 	Py_XDECREF(t);
 	Py_XDECREF(v);
@@ -128,10 +151,12 @@ static void note_error(const char *what)
 static int (*const installers[RT_NFAMILIES])(void) = {
 	usdt__rt_func_install, usdt__rt_inst_install, usdt__rt_gc_install,
 	usdt__rt_import_install, usdt__rt_audit_install, usdt__rt_line_install,
+	usdt__rt_cfunc_install,
 };
 static void (*const removers[RT_NFAMILIES])(void) = {
 	usdt__rt_func_remove, usdt__rt_inst_remove, usdt__rt_gc_remove,
 	usdt__rt_import_remove, usdt__rt_audit_remove, usdt__rt_line_remove,
+	usdt__rt_cfunc_remove,
 };
 
 /* With the GIL: make the installed hooks match what is traced. */
@@ -163,6 +188,8 @@ static void rt_apply(bool all_off)
 		}
 		native_entry_installed = want;
 	}
+	if (usdt__rt_slots_in_use())
+		usdt__rt_slots_refresh();
 }
 
 /* ---- our thread: told by libusdt's watcher, applies with the GIL --------- */
@@ -172,6 +199,9 @@ static pthread_cond_t cv;
 static bool thread_on, dirty, stopping;
 static pthread_t thread;
 static unsigned poll_ms = 5;
+/* While a C function sits in per-thread slots, look for slots freed by a
+ * profiler or debugger this often. */
+static unsigned refresh_ms = 100;
 
 static void watch_cb(usdt_probe *probe, bool enabled, void *ctx)
 {
@@ -184,22 +214,32 @@ static void watch_cb(usdt_probe *probe, bool enabled, void *ctx)
 static void *thread_main(void *arg)
 {
 	bool native_seen = false;
+	unsigned since_refresh = 0;
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		while (!dirty && !stopping) {
-			if (!native_entry_sema) {
+			/* Read without the GIL: a hint, applied with it. */
+			bool slots = usdt__rt_slots_in_use();
+			if (!native_entry_sema && !slots) {
 				pthread_cond_wait(&cv, &mu);
 				continue;
 			}
-			/* The interpreter's own semaphore: nobody watches it but us. */
+			unsigned ms = native_entry_sema ? poll_ms : refresh_ms;
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += poll_ms * 1000000L;
+			ts.tv_nsec += ms * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
 			}
-			pthread_cond_timedwait(&cv, &mu, &ts);
+			int rc = pthread_cond_timedwait(&cv, &mu, &ts);
+			if (rc == ETIMEDOUT && slots && (since_refresh += ms) >= refresh_ms) {
+				since_refresh = 0;
+				dirty = true;
+			}
+			/* The interpreter's own semaphore: nobody watches it but us. */
+			if (!native_entry_sema)
+				continue;
 			bool on = *native_entry_sema != 0;
 			if (on != native_seen) {
 				native_seen = on;
@@ -314,7 +354,7 @@ static PyObject *rt_enable(PyObject *self, PyObject *const *args, Py_ssize_t nar
 	usdt__rt_filtered = mods != NULL;
 	usdt__rt_filter_gen++;
 	/* Code turned off under the old filter is looked at again. */
-	static const int filtered[] = { RT_F_FUNC, RT_F_LINE };
+	static const int filtered[] = { RT_F_FUNC, RT_F_LINE, RT_F_CFUNC };
 	for (size_t i = 0; i < sizeof(filtered) / sizeof(filtered[0]); i++) {
 		int f = filtered[i];
 		if (!installed[f])
@@ -336,6 +376,11 @@ static PyObject *rt_enable(PyObject *self, PyObject *const *args, Py_ssize_t nar
 		return PyErr_SetFromErrno(PyExc_OSError);
 	if (usdt_provider_probe_count(rt_prov) && (err = usdt_provider_watch(rt_prov, watch_cb, NULL)) < 0)
 		return usdt__raise(err, "watch");
+	/* A tracer attached before we started (by path to our image, whose
+	 * semaphores the kernel raised as it was mapped, or to the interpreter)
+	 * is served before we return: the program's first line is seen. Our
+	 * thread only follows later changes. */
+	rt_apply(false);
 	const char *path = usdt_provider_is_loaded(rt_prov) ? usdt_provider_path(rt_prov) : NULL;
 	if (!path)
 		Py_RETURN_NONE;

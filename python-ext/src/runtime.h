@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include "usdt.h"
 
-/* CPython's probes, in the order of its pydtrace.d. */
+/* CPython's probes, in the order of its pydtrace.d (3.15's). */
 enum rt_probe {
 	RT_FUNC_ENTRY,
 	RT_FUNC_RETURN,
@@ -28,12 +28,14 @@ enum rt_probe {
 	RT_IMPORT_DONE,
 	RT_AUDIT,
 	RT_LINE, /* 3.8-3.11 built with dtrace had it; its place here is ours */
+	RT_CFUNC_ENTRY,
+	RT_CFUNC_RETURN,
 	RT_NPROBES
 };
 
 /* Hook families: installed together, while any of their probes is traced. */
 enum rt_family { RT_F_FUNC, RT_F_INST, RT_F_GC, RT_F_IMPORT, RT_F_AUDIT, RT_F_LINE,
-		 RT_NFAMILIES };
+		 RT_F_CFUNC, RT_NFAMILIES };
 
 /* Our probe i, or NULL when the interpreter has it itself (Debian's dtrace
  * build) and we must not define a second python:NAME. */
@@ -44,8 +46,13 @@ static inline bool rt_on(int i)
 	return usdt__rt_probe[i] && usdt_probe_enabled(usdt__rt_probe[i]);
 }
 
-/* UTF-8 of a str, or "?"; never raises, keeps a pending exception. */
+/* UTF-8 of a str, or NULL when there is none (not a str, a lone surrogate):
+ * tracers get NULL for a name that cannot be encoded, as CPython 3.15 gives
+ * them. Never raises, and keeps a pending exception as it was. */
 const char *usdt__rt_utf8(PyObject *s);
+
+/* UTF-8 of globals["__name__"] (the module of code running with them), or NULL. */
+const char *usdt__rt_module_name(PyObject *globals);
 
 /* Function probes should report code whose module passes the filter. */
 bool usdt__rt_module_wanted(PyObject *globals);
@@ -57,6 +64,13 @@ int usdt__rt_func_install(void);
 void usdt__rt_func_remove(void);
 int usdt__rt_line_install(void);
 void usdt__rt_line_remove(void);
+int usdt__rt_cfunc_install(void);
+void usdt__rt_cfunc_remove(void);
+/* 3.8-3.11: a C function sits in threads' trace or profile slots (line,
+ * cfunction, Debian 3.11's entry); refresh puts it back in slots that became
+ * free (a profiler stopped). */
+bool usdt__rt_slots_in_use(void);
+void usdt__rt_slots_refresh(void);
 /* Debian 3.11: make the interpreter's own function__entry fire (gh-98894). */
 int usdt__rt_nativeentry_install(void);
 void usdt__rt_nativeentry_remove(void);

@@ -1,20 +1,28 @@
 /*
- * runtime_func.c - function__entry / function__return and line, installed
- * only while one of them is traced. The cheapest hook per version (see the
- * reference):
+ * runtime_func.c - function__entry / function__return, line and
+ * cfunction__entry / cfunction__return, installed only while one of them is
+ * traced. The cheapest hook per version (see the reference):
  *   3.12+     sys.monitoring on a tool id of our own, C callbacks; code of
  *             modules outside the filter returns DISABLE and costs nothing more.
+ *             C functions: CALL (of a C callable), C_RETURN, C_RAISE.
  *   3.8-3.11  functions: a PEP 523 frame evaluator around the interpreter's
  *             (chained); line: a C trace function in every thread whose slot
  *             is free (a debugger's or coverage's is left alone), and in
- *             threads started later through threading.settrace.
- *   Debian 3.11 (--with-dtrace) has these probes itself, but its entry probe
- *   fires only on the tracing path (gh-98894): while its semaphore is raised a
- *   no-op C profile function in every thread puts it on that path.
+ *             threads started later through threading.settrace; C functions:
+ *             a C profile function the same way (cProfile's or a user's
+ *             profiler is left alone, and such a thread reports no C calls).
+ *   Debian 3.11 (--with-dtrace) has the function and line probes itself, but
+ *   its entry probe fires only on the tracing path (gh-98894): while its
+ *   semaphore is raised the same C profile function, in every thread, puts it
+ *   on that path.
  * Entry reports the frame's current line (the def line at a start, the yield
- * line at a resume), return the line that returned, as CPython's probes do.
+ * line at a resume), return the line that returned, as CPython's probes do;
+ * the fourth argument is the module (globals' __name__). A C function's
+ * probes report the calling code's file and line with the C function's name
+ * and module.
  */
 #include <stdarg.h>
+#include <string.h>
 #include "runtime.h"
 #include "hooks.h"
 
@@ -44,11 +52,78 @@ static bool code_wanted(PyCodeObject *co, PyObject *globals)
 	return w;
 }
 
-/* function__entry/return and line share their arguments. */
-static void fire_code(int which, PyCodeObject *co, int line)
+/* line: file, function, line of a code object. */
+static void fire_line(PyCodeObject *co, int line)
 {
-	usdt_probe_fire3(usdt__rt_probe[which], (uintptr_t)usdt__rt_utf8(co->co_filename),
+	usdt_probe_fire3(usdt__rt_probe[RT_LINE], (uintptr_t)usdt__rt_utf8(co->co_filename),
 			 (uintptr_t)usdt__rt_utf8(co->co_name), (uint64_t)(int64_t)line);
+}
+
+/* function__entry/return: the same and the module of the code's globals. */
+static void fire_code(int which, PyCodeObject *co, int line, PyObject *globals)
+{
+	usdt_probe_fire4(usdt__rt_probe[which], (uintptr_t)usdt__rt_utf8(co->co_filename),
+			 (uintptr_t)usdt__rt_utf8(co->co_name), (uint64_t)(int64_t)line,
+			 (uintptr_t)usdt__rt_module_name(globals));
+}
+
+/* A type's module as type.__module__ gives it: a class's __module__, or the
+ * part of a built-in type's tp_name before the last dot ("builtins" when
+ * there is none). Returns UTF-8 valid until the next call (the GIL is held). */
+static const char *type_module(PyTypeObject *tp)
+{
+	if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+		return usdt__rt_utf8(tp->tp_dict ? PyDict_GetItemString(tp->tp_dict, "__module__")
+						 : NULL);
+	static char buf[128];
+	const char *dot = strrchr(tp->tp_name, '.');
+	if (!dot)
+		return "builtins";
+	size_t n = (size_t)(dot - tp->tp_name);
+	if (n >= sizeof(buf))
+		return NULL;
+	memcpy(buf, tp->tp_name, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A C function's name and module, or false for other callables. The module
+ * is the function's own (len -> builtins, math.sqrt -> math), else that of
+ * the type it is a method of ([].append, str.join -> builtins). */
+static bool cfunc_names(PyObject *c, const char **name, const char **module)
+{
+	if (PyCFunction_Check(c)) {
+		PyCFunctionObject *f = (PyCFunctionObject *)c;
+		*name = f->m_ml->ml_name;
+		if (f->m_module && PyUnicode_Check(f->m_module))
+			*module = usdt__rt_utf8(f->m_module);
+		else if (f->m_self && PyModule_Check(f->m_self))
+			*module = usdt__rt_utf8(PyDict_GetItemString(PyModule_GetDict(f->m_self),
+								     "__name__"));
+		else if (f->m_self)
+			*module = type_module(PyType_Check(f->m_self) ? (PyTypeObject *)f->m_self
+								      : Py_TYPE(f->m_self));
+		else
+			*module = NULL;
+		return true;
+	}
+	if (Py_TYPE(c) == &PyMethodDescr_Type) {
+		PyMethodDescrObject *d = (PyMethodDescrObject *)c;
+		*name = d->d_method->ml_name;
+		*module = type_module(PyDescr_TYPE(d));
+		return true;
+	}
+	return false;
+}
+
+/* cfunction__entry/return of callable c, called from code co at line. */
+static void fire_cfunc(int which, PyCodeObject *co, int line, PyObject *c)
+{
+	const char *name, *module;
+	if (!cfunc_names(c, &name, &module))
+		return;
+	usdt_probe_fire4(usdt__rt_probe[which], (uintptr_t)usdt__rt_utf8(co->co_filename),
+			 (uintptr_t)name, (uint64_t)(int64_t)line, (uintptr_t)module);
 }
 
 #ifdef USDT_HOOK_MONITORING
@@ -58,12 +133,14 @@ static int tool_id = -1;
 static PyObject *mon, *disable_obj;
 static unsigned restarted_gen;
 
-static bool want_func, want_line;
-static long func_mask, line_mask; /* event bits, from sys.monitoring.events */
+static bool want_func, want_line, want_cfunc;
+static long func_mask, line_mask, cfunc_mask; /* event bits, from sys.monitoring.events */
 
-enum { EV_START, EV_RESUME, EV_THROW, EV_RETURN, EV_YIELD, EV_UNWIND, EV_LINE, EV_N };
-static const char *ev_names[EV_N] = { "PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN",
-				      "PY_YIELD", "PY_UNWIND", "LINE" };
+enum { EV_START, EV_RESUME, EV_THROW, EV_RETURN, EV_YIELD, EV_UNWIND, EV_LINE, EV_CALL,
+       EV_C_RETURN, EV_C_RAISE, EV_N };
+static const char *ev_names[EV_N] = { "PY_START", "PY_RESUME", "PY_THROW",  "PY_RETURN",
+				      "PY_YIELD", "PY_UNWIND", "LINE",      "CALL",
+				      "C_RETURN", "C_RAISE" };
 
 /* A callback: args are (code, instruction offset[, value]). */
 static PyObject *mon_event(int ev, PyObject *const *args, Py_ssize_t nargs)
@@ -89,7 +166,27 @@ static PyObject *mon_event(int ev, PyObject *const *args, Py_ssize_t nargs)
 		line = off < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, off);
 		PyErr_Clear();
 	}
-	fire_code(which, co, line);
+	fire_code(which, co, line, PyEval_GetGlobals());
+	Py_RETURN_NONE;
+}
+
+/* CALL, C_RETURN, C_RAISE: args are (code, instruction offset, callable,
+ * first argument). CALL comes for every call; only C callables fire. C_RETURN
+ * and C_RAISE follow a CALL that was not disabled, and cannot be disabled. */
+static PyObject *mon_ccall(int ev, PyObject *const *args, Py_ssize_t nargs)
+{
+	int which = ev == EV_CALL ? RT_CFUNC_ENTRY : RT_CFUNC_RETURN;
+	if (nargs < 3 || !PyCode_Check(args[0]) || !rt_on(which))
+		Py_RETURN_NONE;
+	PyCodeObject *co = (PyCodeObject *)args[0];
+	if (!code_wanted(co, PyEval_GetGlobals()))
+		return ev == EV_CALL ? Py_NewRef(disable_obj) : Py_NewRef(Py_None);
+	if (PyFunction_Check(args[2]) || PyMethod_Check(args[2]))
+		Py_RETURN_NONE; /* Python code: function__entry's business */
+	int off = PyLong_AsLong(args[1]);
+	int line = off < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, off);
+	PyErr_Clear();
+	fire_cfunc(which, co, line, args[2]);
 	Py_RETURN_NONE;
 }
 
@@ -118,9 +215,18 @@ static PyObject *cb_EV_LINE(PyObject *self, PyObject *const *args, Py_ssize_t na
 		PyErr_Clear();
 		Py_RETURN_NONE;
 	}
-	fire_code(RT_LINE, co, (int)line);
+	fire_line(co, (int)line);
 	Py_RETURN_NONE;
 }
+
+#define MON_CCB(ev)                                                                       \
+	static PyObject *cb_##ev(PyObject *self, PyObject *const *args, Py_ssize_t nargs) \
+	{                                                                                 \
+		return mon_ccall(ev, args, nargs);                                        \
+	}
+MON_CCB(EV_CALL)
+MON_CCB(EV_C_RETURN)
+MON_CCB(EV_C_RAISE)
 
 static PyMethodDef cb_defs[EV_N] = {
 	{ "usdt_py_start", (PyCFunction)(void (*)(void))cb_EV_START, METH_FASTCALL, NULL },
@@ -130,6 +236,9 @@ static PyMethodDef cb_defs[EV_N] = {
 	{ "usdt_py_yield", (PyCFunction)(void (*)(void))cb_EV_YIELD, METH_FASTCALL, NULL },
 	{ "usdt_py_unwind", (PyCFunction)(void (*)(void))cb_EV_UNWIND, METH_FASTCALL, NULL },
 	{ "usdt_line", (PyCFunction)(void (*)(void))cb_EV_LINE, METH_FASTCALL, NULL },
+	{ "usdt_call", (PyCFunction)(void (*)(void))cb_EV_CALL, METH_FASTCALL, NULL },
+	{ "usdt_c_return", (PyCFunction)(void (*)(void))cb_EV_C_RETURN, METH_FASTCALL, NULL },
+	{ "usdt_c_raise", (PyCFunction)(void (*)(void))cb_EV_C_RAISE, METH_FASTCALL, NULL },
 };
 
 static int call_mon(const char *fn, const char *fmt, ...)
@@ -181,7 +290,7 @@ static int mon_acquire(void)
 	PyObject *events = PyObject_GetAttrString(mon, "events");
 	if (!events)
 		goto fail;
-	func_mask = line_mask = 0;
+	func_mask = line_mask = cfunc_mask = 0;
 	for (int e = 0; e < EV_N; e++) {
 		PyObject *v = PyObject_GetAttrString(events, ev_names[e]);
 		long bit = v ? PyLong_AsLong(v) : -1;
@@ -193,7 +302,7 @@ static int mon_acquire(void)
 			Py_DECREF(events);
 			goto fail;
 		}
-		*(e == EV_LINE ? &line_mask : &func_mask) |= bit;
+		*(e == EV_LINE ? &line_mask : e >= EV_CALL ? &cfunc_mask : &func_mask) |= bit;
 	}
 	Py_DECREF(events);
 	return 0;
@@ -228,7 +337,7 @@ static void mon_release(void)
 /* Set the events of what is wanted; the tool id goes when nothing is. */
 static int mon_apply(void)
 {
-	if (!want_func && !want_line) {
+	if (!want_func && !want_line && !want_cfunc) {
 		mon_release();
 		return 0;
 	}
@@ -239,7 +348,8 @@ static int mon_apply(void)
 	    call_mon("restart_events", "()") < 0)
 		return -1;
 	restarted_gen = usdt__rt_filter_gen;
-	long mask = (want_func ? func_mask : 0) | (want_line ? line_mask : 0);
+	long mask = (want_func ? func_mask : 0) | (want_line ? line_mask : 0) |
+		    (want_cfunc ? cfunc_mask : 0);
 	return call_mon("set_events", "(il)", tool_id, mask);
 }
 
@@ -281,6 +391,17 @@ void usdt__rt_line_remove(void)
 		PyErr_Clear();
 }
 
+int usdt__rt_cfunc_install(void)
+{
+	return mon_want(&want_cfunc, true);
+}
+
+void usdt__rt_cfunc_remove(void)
+{
+	if (mon_want(&want_cfunc, false) < 0)
+		PyErr_Clear();
+}
+
 const char *usdt__rt_func_mechanism(void)
 {
 	return "sys.monitoring";
@@ -318,14 +439,15 @@ static bool rt_enter(PyCodeObject *co, usdt_frame *uf)
 	if (!(rt_on(RT_FUNC_ENTRY) || rt_on(RT_FUNC_RETURN)) || !code_wanted(co, f->f_globals))
 		return false;
 	if (rt_on(RT_FUNC_ENTRY))
-		fire_code(RT_FUNC_ENTRY, co, frame_line(f, co));
+		fire_code(RT_FUNC_ENTRY, co, frame_line(f, co), f->f_globals);
 	return true;
 }
 
 static void rt_leave(PyCodeObject *co, usdt_frame *uf, PyObject *res)
 {
+	rt_frame *f = (rt_frame *)uf;
 	if (rt_on(RT_FUNC_RETURN))
-		fire_code(RT_FUNC_RETURN, co, frame_line((rt_frame *)uf, co));
+		fire_code(RT_FUNC_RETURN, co, frame_line(f, co), f->f_globals);
 }
 
 int usdt__rt_func_install(void)
@@ -510,42 +632,120 @@ static int line_trace(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
 		return 0;
 	}
 	if (what == PyTrace_LINE && rt_on(RT_LINE))
-		fire_code(RT_LINE, co, PyFrame_GetLineNumber(f));
+		fire_line(co, PyFrame_GetLineNumber(f));
 	return 0;
 }
 
 static struct slot_user line_user = { .trace = true, .fn = line_trace };
 
+static bool line_on;
+
 int usdt__rt_line_install(void)
 {
-	return slot_install(&line_user);
+	if (slot_install(&line_user) < 0)
+		return -1;
+	line_on = true;
+	return 0;
 }
 
 void usdt__rt_line_remove(void)
 {
+	line_on = false;
 	slot_remove(&line_user);
 }
-#endif
 
-/* ---- Debian 3.11: make the interpreter's function__entry fire ----------- */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-static int noop_profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+/* ---- the profile slot (3.8-3.11): C calls, and Debian 3.11's entry probe -- */
+
+/* One C profile function serves two users: cfunction__entry/return read its
+ * C_CALL / C_RETURN / C_EXCEPTION events, and on Debian's 3.11 its presence
+ * alone puts the interpreter's own function__entry on the path that fires it
+ * (gh-98894). It sits in a thread's slot while either wants it. */
+enum { PROF_CFUNC = 1, PROF_NATIVE_ENTRY = 2 };
+static unsigned prof_users;
+
+static int rt_profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
 {
+	if (what != PyTrace_C_CALL && what != PyTrace_C_RETURN && what != PyTrace_C_EXCEPTION)
+		return 0;
+	int which = what == PyTrace_C_CALL ? RT_CFUNC_ENTRY : RT_CFUNC_RETURN;
+	if (!(prof_users & PROF_CFUNC) || !rt_on(which))
+		return 0;
+	PyCodeObject *co = frame_code(f);
+	if (code_wanted(co, frame_globals(f)))
+		fire_cfunc(which, co, PyFrame_GetLineNumber(f), arg);
 	return 0;
 }
 
-static struct slot_user entry_user = { .trace = false, .fn = noop_profile };
+static struct slot_user prof_user = { .trace = false, .fn = rt_profile };
 
+static int prof_want(unsigned user)
+{
+	if (!prof_users && slot_install(&prof_user) < 0)
+		return -1;
+	prof_users |= user;
+	return 0;
+}
+
+static void prof_unwant(unsigned user)
+{
+	prof_users &= ~user;
+	if (!prof_users)
+		slot_remove(&prof_user);
+}
+
+/* A slot a profiler or debugger held when we installed (cProfile enabled and
+ * disabled, a debugger detached) is free again: take it, so that thread
+ * reports again. Our thread calls this while a slot user is installed. */
+bool usdt__rt_slots_in_use(void)
+{
+	return line_on || prof_users;
+}
+
+void usdt__rt_slots_refresh(void)
+{
+	if (line_on && slot_set_all(&line_user) < 0)
+		PyErr_Clear();
+	if (prof_users && slot_set_all(&prof_user) < 0)
+		PyErr_Clear();
+}
+
+int usdt__rt_cfunc_install(void)
+{
+	return prof_want(PROF_CFUNC);
+}
+
+void usdt__rt_cfunc_remove(void)
+{
+	prof_unwant(PROF_CFUNC);
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
 int usdt__rt_nativeentry_install(void)
 {
-	return slot_install(&entry_user);
+	return prof_want(PROF_NATIVE_ENTRY);
 }
 
 void usdt__rt_nativeentry_remove(void)
 {
-	slot_remove(&entry_user);
+	prof_unwant(PROF_NATIVE_ENTRY);
 }
-#else
+#endif
+#endif
+
+#ifdef USDT_HOOK_MONITORING
+/* sys.monitoring has no per-thread slots to take back. */
+bool usdt__rt_slots_in_use(void)
+{
+	return false;
+}
+
+void usdt__rt_slots_refresh(void)
+{
+}
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+/* Only Debian's 3.11 needs its own entry probe helped. */
 int usdt__rt_nativeentry_install(void)
 {
 	return 0;

@@ -19,12 +19,13 @@ def need_bpftrace(test):
 class Bpftrace:
     """bpftrace -e PROGRAM with BEGIN printing READY; collects its lines."""
 
-    def __init__(self, program, pid=None):
+    def __init__(self, program, pid=None, strlen=100):
         prog = 'BEGIN { printf("READY\\n"); } ' + program
         cmd = ["bpftrace", "-e", prog]
         if pid:
             cmd[1:1] = ["-p", str(pid)]
-        env = dict(os.environ, BPFTRACE_STRLEN="100")  # default 64; 2 strings of 100 fit the BPF stack
+        # default 64; 2 strings of 100 fit the BPF stack (4 strings: use 64)
+        env = dict(os.environ, BPFTRACE_STRLEN=str(strlen))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, text=True,
                                      encoding="utf-8", errors="replace")
