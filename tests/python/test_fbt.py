@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -511,6 +512,49 @@ class TestFork(unittest.TestCase):
         self.assertEqual(os.WEXITSTATUS(status), 0)
         self.assertEqual([l for l in lines if l.startswith("C ")], ["C %d" % pid] * 3)
         assert_idle(self)  # the parent never got a hook
+
+
+FIRST_CALL = """
+import sys, usdt
+@usdt.fbt(provider="pyt_first")
+def first(x):
+    return x * 2
+if sys.argv[1:] == ["path"]:
+    print(usdt.fbt_provider(first).path)
+else:
+    print("CALLS", first(1), first(2), usdt.fbt_traced(first))
+"""
+
+
+class TestAttachBeforeStart(unittest.TestCase):
+    def test_first_call_seen_when_traced_before_decoration(self):
+        """A tracer attached by path before the program runs: the function's
+        hook goes in as it is decorated, so its very first call is seen."""
+        need_bpftrace(self)
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, USDT_DIR=os.path.join(d, "img"))
+            os.mkdir(env["USDT_DIR"], 0o700)
+            src = os.path.join(d, "first.py")
+            with open(src, "w") as f:
+                f.write(FIRST_CALL)
+            # Same definition, same image file: its path is known beforehand.
+            path = subprocess.check_output([sys.executable, src, "path"], env=env,
+                                           text=True).strip()
+            t = Bpftrace('usdt:%s:pyt_first:first__entry { printf("E %%d %%s\\n", pid, '
+                         'str(arg1)); } usdt:%s:pyt_first:first__return { printf("R %%d\\n", '
+                         'pid); }' % (path, path))
+            try:
+                t.wait_ready()
+                p = subprocess.run([sys.executable, src], env=env, text=True,
+                                   stdout=subprocess.PIPE, timeout=60)
+                t.wait_count(lambda l: l.startswith(("E ", "R ")), 4, timeout=5)
+            finally:
+                lines = t.stop()
+        self.assertEqual(p.stdout.split(), ["CALLS", "2", "4", "True"])
+        # The image is in a private directory: only this program uses it.
+        got = [l.split()[0] + (" " + l.split()[2] if l.startswith("E ") else "")
+               for l in lines if l.startswith(("E ", "R "))]
+        self.assertEqual(got, ["E first", "R", "E first", "R"], lines)
 
 
 if __name__ == "__main__":
