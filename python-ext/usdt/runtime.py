@@ -9,18 +9,22 @@ or, without touching the program:
     python -m usdt script.py args...            # python -m usdt -m package args...
     USDT_RUNTIME_PROBES=1 python script.py      # with the usdt package installed
 
-Probes (as a --with-dtrace CPython declares them, so bcc's ucalls/uflow/ugc
-and existing scripts work): function__entry/function__return (filename,
-funcname, lineno), gc__start (generation), gc__done (collected), instance__new__
-start/done and instance__delete__start/done (class name, module name),
+Probes (as CPython main (3.15) declares them, so bcc's ucalls/uflow/ugc and
+existing scripts work): function__entry/function__return (filename,
+funcname, lineno, module), cfunction__entry/cfunction__return (the calling
+code's filename and lineno, the C function's name and module), gc__start
+(generation), gc__done (collected), instance__new__start/done and
+instance__delete__start/done (class name, module name),
 import__find__load__start (module) / done (module, found), audit (event, args),
-line (filename, funcname, lineno).
+line (filename, funcname, lineno). A name with no UTF-8 arrives as NULL.
 
 Nothing is hooked until a tracer attaches to one of them: libusdt notices the
 semaphore within milliseconds and the extension installs the hooks of exactly
-the traced probe families, removing them when the tracer detaches. On an
-interpreter built with dtrace (Debian's python3.11) only the probes it lacks are
-added, and its own function__entry is made to fire while it is traced.
+the traced probe families, removing them when the tracer detaches. A tracer
+already attached when this is called (by path, before the program started) is
+served before enable_runtime_probes() returns. On an interpreter built with
+dtrace (Debian's python3.11) only the probes it lacks are added, and its own
+function__entry is made to fire while it is traced.
 """
 import atexit
 import os
@@ -47,8 +51,10 @@ def enable_runtime_probes(modules=None):
 
     modules: None for every module, else module names (a list, or a string
     "pkg1,pkg2"): function and line probes then report only code of those
-    modules and their submodules. Calling again changes the filter. Cheap while no
-    tracer is attached: no hook is installed until then."""
+    modules and their submodules (cfunction probes: calls made from them).
+    Calling again changes the filter. Cheap while no tracer is attached: no
+    hook is installed until then; families already traced are hooked before
+    this returns."""
     global _registered
     path = _usdt._rt_enable(_modules(modules))
     if not _registered:
