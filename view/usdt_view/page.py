@@ -121,7 +121,7 @@ function draw() {
   for (let v = 1; v <= 1e11; v *= 10) {
     const k = bucketOf(v);
     if (k < lo || k > hi) continue;
-    const y = M.t + (hi - k + 1) * rh;
+    const [bl, bh] = bounds(k), y = M.t + (hi - k + 1 - (v - bl) / (bh - bl)) * rh;
     g.fillText(fmt(v), M.l - 6, y + 4);
     g.beginPath(); g.moveTo(M.l - 3, y); g.lineTo(M.l, y); g.stroke();
   }

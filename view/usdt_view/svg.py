@@ -20,8 +20,10 @@ def color(t):
     return "rgb(%d,%d,%d)" % tuple(round(a + (b - a) * f) for a, b in zip(STOPS[i], STOPS[i + 1]))
 
 
-def _text(parent, x, y, s, anchor="start", size=11, **extra):
-    e = ET.SubElement(parent, "text", x="%g" % x, y="%g" % y, attrib={"text-anchor": anchor, "font-size": str(size)}, **extra)
+def _text(parent, x, y, s, anchor="start", size=11, attrib=None, **extra):
+    a = {"text-anchor": anchor, "font-size": str(size)}
+    a.update(attrib or {})
+    e = ET.SubElement(parent, "text", x="%g" % x, y="%g" % y, attrib=a, **extra)
     e.text = s
     return e
 
@@ -62,7 +64,8 @@ def render(data):
     while v <= 1e11:
         b = stats.bucket_of(v)
         if lo <= b <= hi:
-            y = MT + (hi - b + 1) * rh
+            bl, bh = stats.bucket_bounds(b)
+            y = MT + (hi - b + 1 - (v - bl) / (bh - bl)) * rh
             _text(axes, ML - 6, y + 4, stats.fmt_ns(v), "end")
             ET.SubElement(axes, "line", x1=str(ML - 3), x2=str(ML), y1="%g" % y, y2="%g" % y, stroke="#999")
         v *= 10
