@@ -21,7 +21,7 @@ from .stats import SUB
 # Bucket of $v (ns): k = floor(log2 v) by halving search, then the next two
 # bits below the top one: SUB=4 buckets per power of two.
 BUCKET = """\
-	$x{i} = $v{i}; $k{i} = 0;
+	$x{i} = $v{i}; $k{i} = (uint64)0;
 	if ($x{i} >= 0x100000000) {{ $k{i} += 32; $x{i} >>= 32; }}
 	if ($x{i} >= 0x10000) {{ $k{i} += 16; $x{i} >>= 16; }}
 	if ($x{i} >= 0x100) {{ $k{i} += 8; $x{i} >>= 8; }}

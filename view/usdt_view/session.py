@@ -47,6 +47,8 @@ class Session:
         return 1
 
     def close(self):
+        if self.tracer.running() and len(self.probes) > 40 and sys.stderr.isatty():
+            sys.stderr.write("%s: detaching %d probes (the kernel takes a while)...\n" % (self.what, len(self.probes)))
         self.tracer.stop()
         self.strings.close()
 

@@ -75,9 +75,14 @@ class Tracer:
         threading.Thread(target=self._read_err, daemon=True).start()
 
     def _read_err(self):
+        skip = 0
         for line in self.proc.stderr:
             line = line.rstrip("\n")
-            if "RLIMIT_MEMLOCK" in line or "WARNING" in line:
+            if "WARNING" in line:
+                skip = 2  # the source line and the marker under it
+                continue
+            if skip or "RLIMIT_MEMLOCK" in line:
+                skip = max(0, skip - 1)
                 continue
             self.errors.append(line)
 
@@ -95,12 +100,14 @@ class Tracer:
                 tag, _, ns = data.strip().partition(" ")
                 if tag in ("B", "T") and ns.isdigit():
                     ns = int(ns)
-                    if tag == "T":
-                        snap.dt = (ns - last) / 1e9 if last else 0.0
+                    if tag == "T" and last is not None:
+                        snap.dt = (ns - last) / 1e9
                         snap.end = time.time()
                         self.snapshots.put(snap)
-                        snap = Snapshot()
-                    last = ns
+                    if tag == "B" or last is not None:
+                        # Ticks before BEGIN (probes still attaching) cover no known span.
+                        last = ns
+                    snap = Snapshot()
             elif kind == "map" and isinstance(data, dict):
                 for name, m in data.items():
                     self._take(snap, name, m or {})
@@ -147,7 +154,11 @@ class Tracer:
         back) before it exits. Escalates if it hangs."""
         p = self.proc
         if p and p.poll() is None:
-            for sig, wait in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            # The kernel unregisters uprobes one by one, ~0.15 s each here:
+            # 300 probes take most of a minute, and cutting that short
+            # would leave semaphores raised.
+            grace = 10 + 0.5 * self.nprobes
+            for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
                 try:
                     p.send_signal(sig)
                 except ProcessLookupError:
