@@ -78,6 +78,10 @@ def main(argv=None):
             return top.run(session, args)
         if cmd == "heatmap":
             args = heatmap_parser().parse_args(argv[1:])
+            if (args.svg or args.html) and not args.seconds:
+                raise ViewError("--svg and --html need --seconds N (how long to trace)", 2)
+            if args.seconds is not None and args.seconds <= 0:
+                raise ViewError("--seconds must be positive", 2)
             pid = parse_pid(args.pid)
             records, probes, pairs = discover_all(what, pid)
             probes, pair = heatmap.select(records, args.pair, pid)

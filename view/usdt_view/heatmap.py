@@ -77,8 +77,6 @@ def run(s, pair, args):
     label = pair.full + (":" + pair.only if pair.only else "")
     store = Store("%s in pid %d (%s)" % (label, s.pid, s.comm), max(10, args.columns))
     files = args.svg or args.html
-    if files and not args.seconds:
-        raise ViewError("--svg and --html need --seconds N (how long to trace)", 2)
     server = None
     if not files:
         server = Server(store, args.port)
