@@ -21,3 +21,10 @@ install-view: view
 uninstall: uninstall-view
 uninstall-view:
 	rm -rf $(DESTDIR)$(PREFIX)/libexec/usdt
+
+# make demo-top: usdt top and usdt heatmap on the shop example and a Python
+# service; `make demo` runs it too.
+.PHONY: demo-top
+demo-top: deps all
+	BUILD=$(BUILD) scripts/demo-top
+demo: demo-top
