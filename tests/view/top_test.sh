@@ -140,3 +140,13 @@ one_line error_not_root '^usdt top: needs root' setpriv --reuid=65534 --regid=65
 one_line error_no_such_pair "^usdt heatmap: no probe pair work:nope in process $W \(pairs of work: work:one_ms, work:ten_ms\)$" "$usdt" heatmap "$W" work:nope
 one_line error_bad_option '^usdt top: .*unrecognized arguments' "$usdt" top --bogus "$W"
 why=$(untraced "$W") && pass errors_leave_process_untraced || fail errors_leave_process_untraced "$why"
+
+# Installed: make install puts usdt-view beside usdt, and usdt's help names both commands.
+make -s install DESTDIR="$tmp/inst" PREFIX=/usr/local >"$tmp/inst.log" 2>&1; rc=$?
+"$tmp/inst/usr/local/bin/usdt" top --help >"$tmp/help.top" 2>&1; rc2=$?
+"$tmp/inst/usr/local/bin/usdt" heatmap --help >"$tmp/help.hm" 2>&1; rc3=$?
+"$tmp/inst/usr/local/bin/usdt" --help >"$tmp/help" 2>&1
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && grep -q '^usage: usdt top' "$tmp/help.top" &&
+	grep -q '^usage: usdt heatmap' "$tmp/help.hm" && grep -q 'usdt top ' "$tmp/help" && grep -q 'usdt heatmap ' "$tmp/help"; then
+	pass installed_usdt_runs_top_and_heatmap
+else fail installed_usdt_runs_top_and_heatmap "install rc=$rc top rc=$rc2 heatmap rc=$rc3 $(head -c 300 "$tmp/inst.log" "$tmp/help.top")"; fi
