@@ -114,6 +114,23 @@ if need chromium heatmap_static_snapshot_renders_offline; then
 	out=$(bands "$tmp/snap.json" "$cols" 2>&1)
 	if [ "$out" = ok ] && grep -q 'snapshot, ' "$tmp/snap.dom"; then pass heatmap_static_snapshot_renders_offline
 	else fail heatmap_static_snapshot_renders_offline "columns $cols: $out"; fi
+	# Hover: the busiest cell of the 1 ms band, pointed at; its tooltip gives its numbers.
+	read -r col bucket count want < <(python3 - "$tmp/snap.html" "$BUILD/libexec/usdt" <<'PY'
+import json, re, sys
+sys.path.insert(0, sys.argv[2])
+from usdt_view.stats import bucket_of, bucket_bounds, fmt_ns
+data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', open(sys.argv[1]).read(), re.S).group(1))
+best = max(((n, i, int(b)) for i, c in enumerate(data["columns"]) for b, n in c["buckets"].items()
+            if bucket_of(0.9e6) <= int(b) <= bucket_of(1.6e6)), default=(0, 0, 0))
+lo, hi = bucket_bounds(best[2])
+print(best[1], best[2], best[0], "%s - %s: %d calls" % (fmt_ns(lo), fmt_ns(hi), best[0]))
+PY
+)
+	browser --dump-dom "file://$tmp/snap.html#cell=$col,$bucket" >"$tmp/hover.dom"
+	tip=$(python3 -c 'import re,sys; m = re.search(r"<div id=\"tip\"[^>]*>([^<]*)", open(sys.argv[1]).read()); print(m.group(1) if m else "")' "$tmp/hover.dom" | tr '\n' ' ')
+	if [ "${count:-0}" -gt 0 ] && grep -qF "$want" <<<"$tip" && grep -q 'display: block' "$tmp/hover.dom"; then
+		pass "heatmap_hover_shows_the_cell_numbers ($want)"
+	else fail heatmap_hover_shows_the_cell_numbers "want '$want' at $col,$bucket, tooltip '$tip'"; fi
 fi
 
 # One function of the runtime provider: its band alone.

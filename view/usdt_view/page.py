@@ -2,7 +2,8 @@
 fetched from elsewhere: the Content-Security-Policy allows only its own
 script, by nonce, and reads of its own server). Live, it polls
 /TOKEN/data every second; a snapshot (--html) carries its data and polls
-nothing. The numbers behind the picture are in a table under it."""
+nothing. The numbers behind the picture are in a table under it; hovering a
+cell shows its own (and #cell=COLUMN,BUCKET in the URL shows one cell's)."""
 import html
 import json
 import secrets
@@ -164,6 +165,14 @@ document.getElementById("map").addEventListener("mousemove", ev => {
 });
 document.getElementById("map").addEventListener("mouseleave", () => { document.getElementById("tip").style.display = "none"; });
 draw();
+// #cell=COLUMN,BUCKET in the URL points at one cell: its numbers show as if hovered.
+const at = /^#cell=(\d+),(\d+)$/.exec(location.hash);
+if (at && layout) {
+  const cv = document.getElementById("map"), r = cv.getBoundingClientRect();
+  cv.dispatchEvent(new MouseEvent("mousemove", { bubbles: true,
+    clientX: r.left + M.l + (Number(at[1]) + 0.5) * layout.cw,
+    clientY: r.top + M.t + (layout.hi - Number(at[2]) + 0.5) * layout.rh }));
+}
 if (LIVE) setInterval(() => {
   fetch("data", { cache: "no-store" }).then(r => r.ok ? r.json() : Promise.reject(r.status))
     .then(d => { D = d; draw(); })
