@@ -21,8 +21,8 @@ need() { # tool test-name
 mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
 start_workload() { # name, workload args...: sets $wl_pid; its stats in $tmp/<name>.json
-	local name=$1; shift
-	scripts/with-python python3 "$@" --stats "$tmp/$name.json" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	local name=$1; shift  # $VIEW_PY: the interpreter (scripts/with-python's names)
+	scripts/with-python "${VIEW_PY:-python3}" "$@" --stats "$tmp/$name.json" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	pids+=($!)
 	wl_pid=
 	for _ in $(seq 200); do

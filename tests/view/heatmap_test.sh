@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# heatmap_test.sh - `usdt heatmap` on the python runtime provider of a
-# workload whose functions take 1 ms (100/s) and 10 ms (10/s): the page,
+# heatmap_test.sh - `usdt heatmap` on the python runtime provider (Debian
+# python3.11's static probes) of a workload whose functions take 1 ms (100/s) and 10 ms (10/s): the page,
 # served on 127.0.0.1 only, refuses requests without its token (or with a
 # foreign Host, or a POST); loaded in headless chromium it shows two bands,
 # at the rows of 1 ms and 10 ms; the SVG is well-formed (xmllint) with the
@@ -11,7 +11,9 @@ source "$(dirname "$0")/common.sh"
 need bpftrace heatmap_served_page || exit 0
 need curl heatmap_served_page || exit 0
 
-start_workload rt bash -c 'exec "$PY" -m usdt tests/view/workload.py --plain "$@"' _ ||
+# Debian's python3.11: its own static python provider (function__entry in
+# /usr/bin/python3.11, semaphores in the binary), made to fire by python -m usdt.
+VIEW_PY=deb start_workload rt bash -c 'exec "$PY" -m usdt tests/view/workload.py --plain "$@"' _ ||
 	{ fail workload_starts "$(cat "$tmp/rt.err")"; exit 0; }
 W=$wl_pid
 

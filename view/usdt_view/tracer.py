@@ -66,6 +66,9 @@ class Tracer:
         env = dict(os.environ)
         # bpftrace refuses more than 512 probes unless told; each of ours is one.
         env["BPFTRACE_MAX_PROBES"] = str(max(512, self.nprobes + 16))
+        # Room in every map (4,096 keys by default) for a busy interval: one
+        # key per function and bucket, per thread and depth of open calls.
+        env.setdefault("BPFTRACE_MAP_KEYS_MAX", "32768")
         env.setdefault("BPFTRACE_NO_USER_SYMBOLS", "1")
         self.proc = subprocess.Popen(["bpftrace", "-f", "json", "-p", str(self.pid), path],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
