@@ -16,7 +16,8 @@
                               from the same loop with no work in it
   view.bare_cost_per_hit_ns   the same under the bare bpftrace
   view.top_attach_s           from `usdt top` starting to its first interval
-The workload (view_workload.py, Python, one thread) runs throughout;
+The workload (view_workload.py, Python, one thread: units of ~100 us paced
+to 5,000 a second, 10,000 traced events) runs throughout;
 untraced, bare and usdt top turns of 3 s alternate, 5 each (3 for the
 empty loop); medians.
 """
@@ -38,9 +39,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 class Workload:
-    def __init__(self, work):
+    def __init__(self, work, rate=0):
         self.p = subprocess.Popen([os.path.join(ROOT, "scripts", "with-python"), "python3",
-                                   os.path.join(ROOT, "bench", "view_workload.py"), str(work)],
+                                   os.path.join(ROOT, "bench", "view_workload.py"), str(work), str(rate)],
                                   stdout=subprocess.PIPE, text=True, cwd=ROOT)
         self.pid = int(self.p.stdout.readline().split()[1])
         self.samples = []
@@ -143,15 +144,16 @@ def main():
     if os.geteuid() != 0 or subprocess.run(["which", "bpftrace"], capture_output=True).returncode:
         print("view_bench: needs root and bpftrace", file=sys.stderr)
         return 1
-    # Size a unit for ~5,000 units (10,000 events) a second, untraced.
+    # Units of ~100 us (half a core at full rate), paced to 5,000 a second:
+    # 10,000 traced events a second.
     wl = Workload(400)
     time.sleep(0.5)
     wl.begin()
     time.sleep(1.0)
     r = wl.rate()
     wl.stop()
-    work = max(10, int(400 * (r or 5000) / 5000))
-    wl = Workload(work)
+    work = max(10, int(400 * (r or 10000) / 10000))
+    wl = Workload(work, 5000)
     time.sleep(1.0)
     base, bare, traced, cpu, ev, att = run_turns(wl, TURNS)
     b, f, t = statistics.median(base), statistics.median(bare), statistics.median(traced)
