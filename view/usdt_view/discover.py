@@ -19,6 +19,15 @@ PAIR_SUFFIXES = (("__entry", "__return"), ("__start", "__done"), ("-start", "-do
 FUNC_PAIRS = (("function__entry", "function__return"), ("cfunction__entry", "cfunction__return"))
 RUNTIME_PROVIDERS = ("python", "node")
 
+# Pairs that do not nest on a thread: node's HTTP request and response are
+# events of an event loop, many requests open at once on one thread; each is
+# matched by its connection (argument numbers: in the request, in the
+# response), as node's provider declares them.
+KEYED_PAIRS = {
+    "node": (("http__server__request", "http__server__response", 1, 0, "http__server"),
+             ("http__client__request", "http__client__response", 1, 0, "http__client")),
+}
+
 # Probes left out unless a --probe glob names them: tracing them makes the
 # runtime call a hook on every line of code, a slowdown of several times.
 COSTLY = {("python", "line"), ("node", "line")}
@@ -43,6 +52,7 @@ class Pair:
         self.idx, self.provider, self.name = idx, provider, name
         self.entry, self.ret, self.func = entry, ret, func
         self.only = None  # a function name the program filters on (heatmap)
+        self.key = None   # (entry arg, return arg) matching a call, for KEYED_PAIRS
 
     @property
     def full(self):
@@ -97,14 +107,20 @@ def build(records, providers=None, globs=None):
     by_key = {(p[0], p[1], p[2]): p for p in probes}
     pairs, paired = [], set()
 
-    def add_pair(path, prov, base, e, r, func):
+    def add_pair(path, prov, base, e, r, func, key=None):
         ep, rp = by_key[(path, prov, e)], by_key[(path, prov, r)]
         keep = ep[4] or rp[4] or (globs and any(fnmatch.fnmatchcase("%s:%s" % (prov, base), g) for g in globs))
         if keep:
-            pairs.append((path, prov, base, e, r, func))
+            pairs.append((path, prov, base, e, r, func, key))
             paired.update({(path, prov, e), (path, prov, r)})
 
     for (path, prov, name, types, named) in probes:
+        keyed = [k for k in KEYED_PAIRS.get(prov, ()) if k[0] == name]
+        if keyed:
+            e, r, ke, kr, base = keyed[0]
+            if (path, prov, r) in by_key:
+                add_pair(path, prov, base, e, r, False, (ke, kr))
+            continue
         if prov in RUNTIME_PROVIDERS and any(name == e for e, _ in FUNC_PAIRS):
             r = dict(FUNC_PAIRS)[name]
             if (path, prov, r) in by_key:
@@ -129,8 +145,9 @@ def build(records, providers=None, globs=None):
         if named or (path, prov, name) in paired:
             probe(path, prov, name, types)
     out_pairs = []
-    for (path, prov, base, e, r, func) in sorted(pairs, key=lambda p: (p[1], p[2], p[0])):
+    for (path, prov, base, e, r, func, key) in sorted(pairs, key=lambda p: (p[1], p[2], p[0])):
         out_pairs.append(Pair(len(out_pairs), prov, base, index[(path, prov, e)], index[(path, prov, r)], func))
+        out_pairs[-1].key = key
     return out_probes, out_pairs
 
 

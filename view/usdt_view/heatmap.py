@@ -25,6 +25,8 @@ def select(records, spec, pid):
             raise ViewError("no probes %s:%s and %s:%s in process %d" % (prov, e, prov, r, pid))
         pair = discover.Pair(0, prov, "%s,%s" % (e, r), by[(prov, e)], by[(prov, r)],
                              func=(prov in discover.RUNTIME_PROVIDERS and (e, r) in discover.FUNC_PAIRS))
+        pair.key = next(((ke, kr) for ke_, kr_, ke, kr, _ in discover.KEYED_PAIRS.get(prov, ())
+                         if (ke_, kr_) == (e, r)), None)
     else:
         name, _, only = rest.partition(":")
         found = [p for p in pairs if p.name == name]
@@ -38,7 +40,7 @@ def select(records, spec, pid):
     e2 = discover.Probe(0, e.provider, e.name, e.path, e.types)
     r2 = discover.Probe(1, r.provider, r.name, r.path, r.types)
     out = discover.Pair(0, pair.provider, pair.name, e2, r2, pair.func)
-    out.only = pair.only
+    out.only, out.key = pair.only, pair.key
     return [e2, r2], out
 
 

@@ -9,6 +9,8 @@ whatever the number of probes, and keys stay small):
   @t[pair, tid, depth]      start time of the call at that depth
   @l[pair, bucket]          latencies of a named pair, in log buckets
   @m[pair]                  the longest one
+  @k[pair, key]             start time of a keyed pair's open call (node's
+                            HTTP request/response, matched by connection)
   @fl[pair, file, func, bucket], @fm[pair, file, func], @fn[pair, file, func]
                             the same per function of a runtime provider, keyed
                             by the addresses of its file and function name
@@ -44,6 +46,20 @@ def build(probes, pairs, interval_ms=1000):
     maps = {"@c"}
     for j, pr in enumerate(pairs):
         i = pr.idx
+        if pr.key:
+            # Matched by an argument (a connection), not by thread and depth.
+            ke, kr = pr.key
+            actions[pr.entry.idx].append("\t@k[%d, arg%d] = nsecs;" % (i, ke))
+            actions[pr.ret.idx] += [
+                "\t$s%d = @k[%d, arg%d];" % (i, i, kr),
+                "\tif ($s%d > 0) {" % i,
+                "\tdelete(@k[%d, arg%d]);" % (i, kr),
+                "\t$v%d = nsecs - $s%d;" % (i, i),
+                BUCKET.format(i=i, sub=SUB).rstrip("\n"),
+                "\t@l[%d, $b%d] = count(); @m[%d] = max($v%d);" % (i, i, i, i),
+                "\t}"]
+            maps |= {"@k", "@l", "@m"}
+            continue
         e = ["\t$d%d = @d[%d, tid] + 1; @d[%d, tid] = $d%d; @t[%d, tid, $d%d] = nsecs;" % (i, i, i, i, i, i)]
         if pr.func:
             e.append("\t@fn[%d, arg0, arg1] = arg2;" % i)
