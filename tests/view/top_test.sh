@@ -89,6 +89,17 @@ if need tmux top_terminal_view_in_tmux; then
 	done
 fi
 
+# The viewer killed outright (SIGKILL: no cleanup of its own): bpftrace still
+# goes (PR_SET_PDEATHSIG) and takes its probes with it.
+"$usdt" top --json "$W" >"$tmp/killed.json" 2>&1 &
+V=$!; pids+=($V)
+for _ in $(seq 100); do [ -s "$tmp/killed.json" ] && break; sleep 0.1; done
+traced_before=$(grep -c TRACED <("$usdt" list "$W"))
+kill -KILL $V; wait $V 2>/dev/null
+why=$(untraced "$W")
+if [ -s "$tmp/killed.json" ] && [ "$traced_before" -gt 0 ] && [ -z "$why" ]; then pass top_killed_viewer_takes_bpftrace_with_it
+else fail top_killed_viewer_takes_bpftrace_with_it "traced before: $traced_before; $why"; fi
+
 # Filters and sort: one provider, a glob, a minimum rate, sorted by p50.
 "$usdt" top --json -n 2 -p work -g 'work:*_ms*' -s p50 "$W" >"$tmp/f.json" 2>&1
 names=$(tail -n 1 "$tmp/f.json" | python3 -c 'import json,sys; print(",".join(r["name"] for r in json.load(sys.stdin)["rows"]))' 2>&1)
