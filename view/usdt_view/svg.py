@@ -92,5 +92,6 @@ def render(data):
              "max: %s" % stats.fmt_ns(mx), "calls: %d in %d s" % (calls, len(cols))]
     for k, s in enumerate(lines):
         _text(side, x0, MT + 80 + 18 * k, s, size=12)
-    ET.indent(root) if hasattr(ET, "indent") else None
+    if hasattr(ET, "indent"):  # 3.9+; on 3.8 the file is one long line, as valid
+        ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
