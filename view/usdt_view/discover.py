@@ -13,11 +13,18 @@ from .errors import ViewError
 # is the first.
 PAIR_SUFFIXES = (("__entry", "__return"), ("__start", "__done"), ("-start", "-done"))
 
-# Runtime providers whose function__entry/function__return carry
-# (filename, funcname, lineno) as CPython's --with-dtrace provider declares
-# them: one row per function instead of one per probe pair.
+# function__entry/function__return (and cfunction__*) with two strings
+# first (file and function, in either order: CPython's provider has
+# (filename, funcname, lineno), a runtime's .d such as providers/vm.d
+# (name, file, line)) and the line third: one row per function instead of
+# one per probe pair, in any provider. Which string is the file is known for
+# the runtimes below and told by its look (a path) elsewhere.
 FUNC_PAIRS = (("function__entry", "function__return"), ("cfunction__entry", "cfunction__return"))
 RUNTIME_PROVIDERS = ("python", "node")
+
+
+def is_func_pair(types):
+    return len(types) >= 2 and types[0] == "ptr" and types[1] == "ptr"
 
 # Pairs that do not nest on a thread: node's HTTP request and response are
 # events of an event loop, many requests open at once on one thread; each is
@@ -121,10 +128,10 @@ def build(records, providers=None, globs=None):
             if (path, prov, r) in by_key:
                 add_pair(path, prov, base, e, r, False, (ke, kr))
             continue
-        if prov in RUNTIME_PROVIDERS and any(name == e for e, _ in FUNC_PAIRS):
+        if any(name == e for e, _ in FUNC_PAIRS) and is_func_pair(types):
             r = dict(FUNC_PAIRS)[name]
             if (path, prov, r) in by_key:
-                add_pair(path, prov, name[:-len("__entry")] if name.endswith("__entry") else name, name, r, True)
+                add_pair(path, prov, name[:-len("__entry")], name, r, True)
             continue
         for es, rs in PAIR_SUFFIXES:
             if name.endswith(es) and len(name) > len(es):

@@ -3,8 +3,10 @@ from the buckets of the last `window` seconds (a 10-calls-a-second function
 has no p99 in one second)."""
 import collections
 import os
+import re
 
 from . import stats
+from .discover import RUNTIME_PROVIDERS
 
 
 class Model:
@@ -62,6 +64,10 @@ class Model:
         return {"p50_ns": stats.percentile(buckets, 0.5, mx), "p99_ns": stats.percentile(buckets, 0.99, mx),
                 "max_ns": mx, "samples": sum(buckets.values()), "window_s": round(self.span(), 3)}
 
+    @staticmethod
+    def _name_file(pr, a0, a1):
+        return _name_file_of(pr.provider, a0, a1)
+
     def span(self):
         return sum(s.dt for s in self.history)
 
@@ -77,8 +83,8 @@ class Model:
                 m = s.fmax.get(k)
                 if m is not None:
                     mx = m if mx is None else max(mx, m)
-            _, fptr, nptr = k
-            func, path = self.strings.get(nptr), self.strings.get(fptr)
+            _, a0, a1 = k
+            func, path = self._name_file(pr, self.strings.get(a0), self.strings.get(a1))
             line = self.flines.get(k)
             where = "%s:%s" % (os.path.basename(path), line if line is not None else "?")
             row = {"name": "%s:%s %s" % (pr.provider, func, where), "kind": "function",
@@ -88,6 +94,23 @@ class Model:
             row.update(self._lat(buckets, mx))
             rows.append(row)
         return rows
+
+
+def _looks_like_file(s):
+    """A path, a name with a short extension (app.fs, x.py) or CPython's
+    <string> / <frozen x>; not a dotted name such as Cls.method."""
+    return "/" in s or s.startswith("<") or re.search(r"\.[A-Za-z0-9]{1,4}$", s) is not None
+
+
+def _name_file_of(provider, a0, a1):
+    """(function, file) from a function probe's two strings: CPython's
+    order for the runtime providers, else the one that looks like a path is
+    the file (providers/vm.d: name first)."""
+    if provider in RUNTIME_PROVIDERS:
+        return a1, a0
+    if _looks_like_file(a0) and not _looks_like_file(a1):
+        return a1, a0
+    return a0, a1
 
 
 SORT_KEYS = ("rate", "p50", "p99", "max", "name")

@@ -18,6 +18,7 @@ whatever the number of probes, and keys stay small):
                             lives; the viewer reads them from the process) and
                             @fn the function's first line, from its entry
 Every interval prints them, clears them and prints "T <nsecs>"."""
+from .discover import RUNTIME_PROVIDERS
 from .stats import SUB
 
 # Bucket of $v (ns): k = floor(log2 v) by halving search, then the next two
@@ -61,7 +62,7 @@ def build(probes, pairs, interval_ms=1000):
             maps |= {"@k", "@l", "@m"}
             continue
         e = ["\t$d%d = @d[%d, tid] + 1; @d[%d, tid] = $d%d; @t[%d, tid, $d%d] = nsecs;" % (i, i, i, i, i, i)]
-        if pr.func:
+        if pr.func and len(pr.entry.types) >= 3:
             e.append("\t@fn[%d, arg0, arg1] = arg2;" % i)
         actions[pr.entry.idx] += e
         r = ["\t$d%d = @d[%d, tid];" % (i, i),
@@ -71,7 +72,9 @@ def build(probes, pairs, interval_ms=1000):
              "\t$v%d = nsecs - $s%d;" % (i, i),
              BUCKET.format(i=i, sub=SUB).rstrip("\n")]
         if pr.func:
-            cond = ("str(arg1) == %s" % _c_string(pr.only)) if pr.only else "1"
+            # The function's name: arg1 in CPython's order, arg0 in a .d's like vm.d.
+            name_arg = 1 if pr.provider in RUNTIME_PROVIDERS else 0
+            cond = ("str(arg%d) == %s" % (name_arg, _c_string(pr.only))) if pr.only else "1"
             r += ["\tif (%s) {" % cond,
                   "\t@fl[%d, arg0, arg1, $b%d] = count(); @fm[%d, arg0, arg1] = max($v%d);" % (i, i, i, i),
                   "\t}"]
