@@ -152,6 +152,11 @@ one_line error_process_without_probes "^usdt top: process $S \(sleep\) has no US
 one_line error_bpftrace_missing '^usdt top: bpftrace not found' env PATH=/nonexistent USDT_PYTHON=/usr/bin/python3 "$usdt" top "$W"
 one_line error_not_root '^usdt top: needs root' setpriv --reuid=65534 --regid=65534 --clear-groups "$usdt" top "$W"
 one_line error_no_such_pair "^usdt heatmap: no probe pair work:nope in process $W \(pairs of work: work:one_ms, work:ten_ms\)$" "$usdt" heatmap "$W" work:nope
+one_line error_svg_unwritable '^usdt heatmap: /nonexistent/x.svg: cannot write there' "$usdt" heatmap "$W" work:one_ms --seconds 1 --svg /nonexistent/x.svg
+python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/port" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+one_line error_port_in_use "^usdt heatmap: cannot listen on 127.0.0.1:$(cat "$tmp/port"): Address already in use$" "$usdt" heatmap "$W" work:one_ms --port "$(cat "$tmp/port")"
 one_line error_bad_option '^usdt top: .*unrecognized arguments' "$usdt" top --bogus "$W"
 why=$(untraced "$W") && pass errors_leave_process_untraced || fail errors_leave_process_untraced "$why"
 

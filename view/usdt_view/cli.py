@@ -1,6 +1,7 @@
 """usdt top / usdt heatmap: argument parsing and the exit status (0 done,
 1 an error a user meets, said in one line, 2 usage)."""
 import argparse
+import os
 import signal
 import sys
 
@@ -82,6 +83,10 @@ def main(argv=None):
                 raise ViewError("--svg and --html need --seconds N (how long to trace)", 2)
             if args.seconds is not None and args.seconds <= 0:
                 raise ViewError("--seconds must be positive", 2)
+            for f in (args.svg, args.html):
+                d = os.path.dirname(os.path.abspath(f)) if f else None
+                if d and not (os.path.isdir(d) and os.access(d, os.W_OK)):
+                    raise ViewError("%s: cannot write there (no such directory, or not writable)" % f)
             pid = parse_pid(args.pid)
             records, probes, pairs = discover_all(what, pid)
             probes, pair = heatmap.select(records, args.pair, pid)

@@ -81,7 +81,10 @@ def run(s, pair, args):
     files = args.svg or args.html
     server = None
     if not files:
-        server = Server(store, args.port)
+        try:
+            server = Server(store, args.port)
+        except OSError as e:
+            raise ViewError("cannot listen on 127.0.0.1:%d: %s" % (args.port, e.strerror))
         server.start()
         print("usdt heatmap: %s  (%s; Ctrl-C to stop)" % (server.url, store.title), flush=True)
     deadline = time.monotonic() + args.seconds if args.seconds else None
