@@ -43,6 +43,7 @@ COSTLY = {("python", "line"), ("node", "line")}
 class Probe:
     def __init__(self, idx, provider, name, path, types):
         self.idx, self.provider, self.name, self.path, self.types = idx, provider, name, path, types
+        self.sites = 1  # addresses: bpftrace attaches a uprobe to each
 
     @property
     def full(self):
@@ -96,9 +97,10 @@ def build(records, providers=None, globs=None):
     """Probes and pairs to trace, after the filters: providers (names) and
     globs over provider:name (a pair is kept when either of its probes
     matches, or its own name does)."""
-    seen = {}
+    seen, sites = {}, {}
     for r in records:
         key = (r["path"], r["provider"], r["name"])
+        sites[key] = sites.get(key, 0) + 1
         if key not in seen:  # one probe at several addresses: bpftrace attaches to all
             seen[key] = r
     probes = []
@@ -145,6 +147,7 @@ def build(records, providers=None, globs=None):
         k = (path, prov, name)
         if k not in index:
             index[k] = Probe(len(out_probes), prov, name, path, types)
+            index[k].sites = sites[k]
             out_probes.append(index[k])
         return index[k]
 

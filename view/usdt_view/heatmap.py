@@ -39,6 +39,7 @@ def select(records, spec, pid):
     e, r = pair.entry, pair.ret
     e2 = discover.Probe(0, e.provider, e.name, e.path, e.types)
     r2 = discover.Probe(1, r.provider, r.name, r.path, r.types)
+    e2.sites, r2.sites = e.sites, r.sites
     out = discover.Pair(0, pair.provider, pair.name, e2, r2, pair.func)
     out.only, out.key = pair.only, pair.key
     return [e2, r2], out

@@ -36,7 +36,7 @@ class Session:
         self.program = program.build(probes, pairs, max(1, int(round(interval * 1000))))
         self.strings = Strings(pid)
         self.model = Model(pid, probes, pairs, self.names, self.strings, window)
-        self.tracer = Tracer(pid, self.program, len(probes))
+        self.tracer = Tracer(pid, self.program, sum(p.sites for p in probes))
 
     def start(self):
         self.tracer.start()
