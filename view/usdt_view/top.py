@@ -69,7 +69,7 @@ def run_curses(s, sort_key, min_rate, count):
                 while True:
                     snap = s.tracer.next(timeout=0)
                     if snap is None:
-                        return s.fail()
+                        return None  # said once the terminal is back
                     s.model.add(snap)
                     n += 1
                     status = None
@@ -92,7 +92,8 @@ def run_curses(s, sort_key, min_rate, count):
             if c in (ord("s"), ord("S")):
                 key = SORT_KEYS[(SORT_KEYS.index(key) + 1) % len(SORT_KEYS)]
         return 0
-    return curses.wrapper(ui)
+    rc = curses.wrapper(ui)
+    return s.fail() if rc is None else rc
 
 
 def _put(scr, y, text, attr):
