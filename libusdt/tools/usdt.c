@@ -3,6 +3,8 @@
  * with a bpftrace line ready to paste.
  *
  *   usdt list [-p PROVIDER] [--no-str] [--json] PID|FILE
+ *   usdt top PID ...        (a live view: usdt-view, in Python)
+ *   usdt heatmap PID PAIR ...
  *
  * For a process, every executable file mapping is read for probe notes:
  * programs, shared libraries, and libusdt's dynamic images (files or
@@ -25,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <libgen.h>
 
 #include "elf_notes.h"
 
@@ -337,10 +340,60 @@ static int list_pid(void)
 	return rc;
 }
 
+/*
+ * top and heatmap are a Python program (curses, http.server, json: the
+ * standard library) installed beside this one in ../libexec/usdt/; it calls
+ * back `usdt list --json` for discovery, through USDT_BIN. USDT_VIEW names
+ * another copy, USDT_PYTHON another interpreter.
+ */
+static int run_view(int argc, char **argv)
+{
+	char self[PATH_MAX], script[PATH_MAX + 64];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0) {
+		fprintf(stderr, "usdt: /proc/self/exe: %s\n", strerror(errno));
+		return 1;
+	}
+	self[len] = 0;
+	setenv("USDT_BIN", self, 1);
+	const char *view = getenv("USDT_VIEW");
+	if (!view || !*view) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", self);
+		snprintf(script, sizeof(script), "%s/../libexec/usdt/usdt-view", dirname(dir));
+		view = script;
+	}
+	if (access(view, R_OK)) {
+		fprintf(stderr, "usdt: %s needs %s: %s (make install puts it there)\n", argv[1], view,
+			strerror(errno));
+		return 1;
+	}
+	const char *py = getenv("USDT_PYTHON");
+	if (!py || !*py)
+		py = "python3";
+	char **args = calloc((size_t)argc + 4, sizeof(*args));
+	if (!args) {
+		fprintf(stderr, "usdt: out of memory\n");
+		return 1;
+	}
+	int n = 0;
+	args[n++] = (char *)py;
+	args[n++] = "-I"; /* neither PYTHONPATH nor the current directory decide what runs as root */
+	args[n++] = (char *)view;
+	for (int i = 1; i < argc; i++)
+		args[n++] = argv[i];
+	execvp(py, args);
+	fprintf(stderr, "usdt: %s needs %s: %s\n", argv[1], py, strerror(errno));
+	free(args);
+	return 1;
+}
+
 static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: usdt list [-p PROVIDER] [--no-str] [--json] PID|FILE\n"
-		   "       usdt --help\n"
+		   "       usdt top [-p PROVIDER] [-g GLOB] [-s KEY] [-i SEC] [--json] PID\n"
+		   "       usdt heatmap PID PROVIDER:PAIR [--svg FILE|--html FILE --seconds N]\n"
+		   "       usdt --help     (usdt top --help, usdt heatmap --help for theirs)\n"
 		   "\n"
 		   "Lists the USDT probes of a running process (every program, library and\n"
 		   "libusdt image it has mapped, memfd images included) or of an ELF file\n"
@@ -359,6 +412,12 @@ static int usage(FILE *f, int rc)
 		   "a pointer is shown as ptr and read with str() in the bpftrace line, right\n"
 		   "for strings, the common case. The line names arg0..arg5 (bpftrace's limit).\n"
 		   "\n"
+		   "usdt top: a live, refreshing view of a process's probes, traced with\n"
+		   "bpftrace: fires per second, and calls per second and latency p50/p99/max\n"
+		   "of pairs matched by name (X__entry/X__return, X__start/X__done, @fbt's,\n"
+		   "python's functions). usdt heatmap: a live latency heat map of one pair,\n"
+		   "served on 127.0.0.1 with a token in its URL, or written as SVG or HTML.\n"
+		   "\n"
 		   "Exit status: 0 listed (\"no probes\" on stderr if none), 1 error (no such\n"
 		   "process, not an ELF file, malformed ELF file, permission denied), 2 usage.\n");
 	return rc;
@@ -368,6 +427,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(stdout, 0);
+	if (argc >= 2 && (!strcmp(argv[1], "top") || !strcmp(argv[1], "heatmap")))
+		return run_view(argc, argv);
 	if (argc < 3 || strcmp(argv[1], "list"))
 		return usage(stderr, 2);
 	const char *what = NULL;
