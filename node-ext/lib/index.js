@@ -139,7 +139,11 @@ class Probe {
   fire(a, b, c, d, e, f, g, h, i, j, k, l) {
     if (this.#sema[0] === 0) return;
     const n = arguments.length;
-    const args = n <= 12 ? [a, b, c, d, e, f, g, h, i, j, k, l] : Array.from(arguments);
+    if (n > 12) {
+      throw new TypeError(`probe ${this.#name} takes ${this.#types.length} argument` +
+        `${this.#types.length === 1 ? '' : 's'}, got ${n}`);
+    }
+    const args = [a, b, c, d, e, f, g, h, i, j, k, l];
     args.length = n;
     this.#fireTraced(args);
   }
