@@ -253,9 +253,13 @@ function runtimePath() {
 }
 
 module.exports = { enable, disable, state, path: runtimePath };
-// For the benchmark only: move a probe's semaphore as a tracer would.
+// For the benchmark: move a probe's semaphore as a tracer would. For tests:
+// whether a tracer's breakpoint is on a probe's site now.
 Object.defineProperty(module.exports, '_force', {
   value: (name, delta) => loadNative().force(rt.probes.indexOf(name), delta),
+});
+Object.defineProperty(module.exports, '_trapped', {
+  value: (name) => loadNative().trapped(rt.probes.indexOf(name)),
 });
 
 if (isMainThread) {

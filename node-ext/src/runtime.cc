@@ -406,6 +406,24 @@ napi_value js_force(napi_env env, napi_callback_info info)
 	return undefined(env);
 }
 
+/* trapped(index): whether a uprobe sits on the probe's site now, i.e. a
+ * tracer's program is attached, not only its semaphore up (bcc raises
+ * semaphores seconds before it attaches; nodestat re-attaches every
+ * interval). For tests that must know events reach the tracer. The site is
+ * one of libusdt's nops (0f 1f 44 00 00, or 90); a uprobe makes its first
+ * byte int3, and kernels that optimise nop5 uprobes then a call. */
+napi_value js_trapped(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	get_args(env, info, 1, argv);
+	int i;
+	if (!prov || !probe_index(env, argv[0], &i))
+		return nullptr;
+	uintptr_t a = usdt_probe_address(probes[i]);
+	unsigned char b = a ? *(const volatile unsigned char *)a : 0x90;
+	return make_bool(env, b != 0x0f && b != 0x90);
+}
+
 void cleanup(void *env)
 {
 	/* The owning environment is going away (process exit, or a worker that
@@ -431,7 +449,7 @@ extern "C" napi_value usdt_node_runtime_init(napi_env env, napi_value exports)
 	} fns[] = {
 		{ "enable", js_enable }, { "disable", js_disable }, { "traced", js_traced },
 		{ "gc", js_gc },         { "fire4", js_fire4 },     { "fire7", js_fire7 },
-		{ "state", js_state },   { "force", js_force },
+		{ "state", js_state },   { "force", js_force },     { "trapped", js_trapped },
 	};
 	napi_value rt;
 	if (napi_create_object(env, &rt) != napi_ok)
