@@ -1,0 +1,114 @@
+'use strict';
+// node's own `node` provider (usdt/runtime): what it costs while nobody
+// traces it, and how fast it reacts when a tracer comes. BENCH lines:
+//   node.runtime_idle_ratio_http   an HTTP request loop (keep-alive, 127.0.0.1)
+//                                  with the provider enabled but untraced /
+//                                  not enabled; best of many turns each, the
+//                                  two in turns in one process (target <= 1.01)
+//   node.runtime_idle_ratio_alloc  the same for an allocation-heavy loop (GCs)
+//   node.runtime_idle_ratio        the larger of the two
+//   node.runtime_enable_latency_ms semaphore up (as a tracer would raise it)
+//                                  -> GC callbacks installed (median of 15)
+// Median over 3 processes for the ratios. Run by bench/node_runtime_bench.sh.
+const http = require('http');
+const { fork } = require('child_process');
+const path = require('path');
+
+const runtime = require(path.join(__dirname, '..', 'node-ext', 'lib', 'runtime.js'));
+
+const bench = (name, value, unit) => console.log(`BENCH ${name} ${value} ${unit}`);
+const now = () => Number(process.hrtime.bigint());
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function httpLoop(agent, port, n) {
+  const t = now();
+  for (let i = 0; i < n; i++) {
+    await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: `/item/${i}`, agent }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      }).on('error', reject);
+    });
+  }
+  return (now() - t) / n;
+}
+
+function allocLoop(n) {
+  const t = now();
+  let keep = [];
+  for (let i = 0; i < n; i++) {
+    keep.push({ i, s: `k${i}`, a: [i, i + 1] });
+    if (keep.length > 50000)
+      keep = [];
+  }
+  return (now() - t) / n;
+}
+
+async function child() {
+  const server = http.createServer((req, res) => res.end('ok'));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = server.address().port;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const best = { http: [Infinity, Infinity], alloc: [Infinity, Infinity] }; // [off, on]
+  await httpLoop(agent, port, 200); // warm up
+  allocLoop(200000);
+  for (let turn = 0; turn < 20; turn++) {
+    for (const on of turn % 2 ? [1, 0] : [0, 1]) {
+      if (on)
+        runtime.enable();
+      else
+        runtime.disable();
+      await sleep(2); // let the watcher see the (untraced) provider
+      best.http[on] = Math.min(best.http[on], await httpLoop(agent, port, 150));
+      best.alloc[on] = Math.min(best.alloc[on], allocLoop(300000));
+    }
+  }
+  runtime.disable();
+  agent.destroy();
+  server.close();
+  process.send({ http: best.http[1] / best.http[0], alloc: best.alloc[1] / best.alloc[0],
+                 httpUs: best.http[0] / 1000, allocNs: best.alloc[0] });
+}
+
+async function latency() {
+  runtime.enable();
+  const lat = [];
+  for (let i = 0; i < 15; i++) {
+    const t = now();
+    runtime._force('gc__start', 1);
+    while (!runtime.state().native.gc)
+      await new Promise((r) => setImmediate(r));
+    lat.push((now() - t) / 1e6);
+    runtime._force('gc__start', -1);
+    while (runtime.state().native.gc)
+      await new Promise((r) => setImmediate(r));
+    await sleep(20);
+  }
+  runtime.disable();
+  lat.sort((a, b) => a - b);
+  return lat[Math.floor(lat.length / 2)];
+}
+
+const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+async function main() {
+  if (process.argv[2] === 'child')
+    return child();
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    runs.push(await new Promise((resolve, reject) => {
+      const c = fork(__filename, ['child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      c.on('message', resolve);
+      c.on('exit', (code) => code && reject(new Error(`bench child exited ${code}`)));
+    }));
+  }
+  const h = median(runs.map((r) => r.http));
+  const a = median(runs.map((r) => r.alloc));
+  bench('node.runtime_idle_ratio_http', h.toFixed(3), 'ratio');
+  bench('node.runtime_idle_ratio_alloc', a.toFixed(3), 'ratio');
+  bench('node.runtime_idle_ratio', Math.max(h, a).toFixed(3), 'ratio');
+  bench('node.http_request_us', median(runs.map((r) => r.httpUs)).toFixed(1), 'us');
+  bench('node.runtime_enable_latency_ms', (await latency()).toFixed(2), 'ms');
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
