@@ -109,8 +109,8 @@ function onServerResponse({ response, socket }) {
 
 function onClientRequest({ request }) {
   // Published before the request has a socket: fire when it is connected.
-  const fire = (s) => rt.fire7(P.HTTP_CLIENT_REQUEST, s.remoteAddress, s.remotePort,
-                               request.method, request.path, fdOf(s));
+  const fire = guarded((s) => rt.fire7(P.HTTP_CLIENT_REQUEST, s.remoteAddress, s.remotePort,
+                                       request.method, request.path, fdOf(s)));
   const withSocket = (s) => {
     if (s.connecting)
       s.once('connect', () => fire(s));
@@ -136,9 +136,22 @@ const originalEnd = net.Socket.prototype.end;
 let endHooked = false;
 function tracedEnd(...args) {
   // Read before ending: a socket may be destroyed inside end().
-  if (endHooked)
-    rt.fire4(P.NET_STREAM_END, this.remoteAddress, this.remotePort, fdOf(this));
+  if (endHooked) {
+    try {
+      rt.fire4(P.NET_STREAM_END, this.remoteAddress, this.remotePort, fdOf(this));
+    } catch (e) { /* never in the way of end() */ }
+  }
   return originalEnd.apply(this, args);
+}
+
+// A diagnostics_channel subscriber that throws takes the program down:
+// tracing must never do that.
+function guarded(fn) {
+  return function (msg) {
+    try {
+      fn(msg);
+    } catch (e) { /* a message of an unexpected shape: no event */ }
+  };
 }
 
 function channels(list, on) {
@@ -150,11 +163,11 @@ function channels(list, on) {
   }
 }
 
-const serverChannels = [['http.server.request.start', onServerRequest],
-                        ['http.server.response.finish', onServerResponse]];
-const clientChannels = [['http.client.request.start', onClientRequest],
-                        ['http.client.response.finish', onClientResponse]];
-const netChannels = [['net.server.socket', onServerConnection]];
+const serverChannels = [['http.server.request.start', guarded(onServerRequest)],
+                        ['http.server.response.finish', guarded(onServerResponse)]];
+const clientChannels = [['http.client.request.start', guarded(onClientRequest)],
+                        ['http.client.response.finish', guarded(onClientResponse)]];
+const netChannels = [['net.server.socket', guarded(onServerConnection)]];
 
 const families = {
   gc: {

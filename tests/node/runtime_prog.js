@@ -138,6 +138,16 @@ async function main() {
     check('runtime_untraced_nothing_hooked_after_http_and_gc', bad.length === 0, bad.join(', '));
     check('runtime_untraced_socket_end_untouched', net.Socket.prototype.end === originalEnd,
           'net.Socket.prototype.end was replaced');
+    // Workers: the provider is the main thread's; requiring it there is a no-op.
+    const { Worker } = require('worker_threads');
+    const w = new Worker(`
+      const rt = require(${JSON.stringify(require.resolve('../../node-ext/lib/runtime.js'))});
+      require('worker_threads').parentPort.postMessage({ path: rt.enable(), state: rt.state() });`,
+    { eval: true });
+    const got = await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject));
+    check('runtime_worker_thread_defines_nothing',
+          got.path === null && !got.state.enabled && runtime.state().enabled,
+          `worker saw ${JSON.stringify(got)}`);
     return;
   }
   if (mode === 'http') {
