@@ -63,14 +63,14 @@ static int to_integer(napi_env env, usdt_probe *p, size_t i, usdt_type t, napi_v
 		}
 		if (fabs(d) > MAX_SAFE) {
 			nu_range_error(env, "ERR_OUT_OF_RANGE",
-				       "probe %s argument %zu (%s): %.17g is beyond "
+				       "probe %s argument %zu (%s): %.0f is beyond "
 				       "Number.MAX_SAFE_INTEGER, so not exact; pass a BigInt",
 				       usdt_probe_name(p), i + 1, js_type(t), d);
 			return -1;
 		}
 		if (d < (double)lo || (d > 0 && (uint64_t)d > hi)) {
 			nu_range_error(env, "ERR_OUT_OF_RANGE",
-				       "probe %s argument %zu (%s): %.17g is out of range",
+				       "probe %s argument %zu (%s): %.0f is out of range",
 				       usdt_probe_name(p), i + 1, js_type(t), d);
 			return -1;
 		}

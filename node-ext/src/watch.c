@@ -17,6 +17,7 @@
 #include "ext.h"
 
 struct nu_watch {
+	struct nu_provider *np; /* NULL once the provider stopped watching */
 	usdt_provider *prov;
 	napi_threadsafe_function tsfn;
 	napi_ref self; /* weak: the JS Provider */
@@ -70,9 +71,16 @@ static void call_js(napi_env env, napi_value unused, void *context, void *data)
 	free(e);
 }
 
+/* Also at environment teardown (process or worker exit), which may close
+ * the thread-safe function before the Provider's finalizer runs: then stop
+ * libusdt's callbacks here, before w goes. */
 static void tsfn_finalize(napi_env env, void *data, void *hint)
 {
 	struct nu_watch *w = data;
+	if (w->np) {
+		usdt_provider_watch(w->prov, NULL, NULL);
+		w->np->watch = NULL;
+	}
 	if (w->self)
 		napi_delete_reference(env, w->self);
 	free(w);
@@ -85,6 +93,7 @@ void nu_watch_stop(struct nu_provider *np)
 	if (!w)
 		return;
 	np->watch = NULL;
+	w->np = NULL;
 	usdt_provider_watch(np->prov, NULL, NULL);
 	napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
 }
@@ -102,9 +111,10 @@ napi_value nu_watch(napi_env env, napi_callback_info info)
 	if (!w)
 		return nu_throw_usdt(env, ENOMEM, "watch");
 	w->prov = np->prov;
+	w->np = np;
 	if (napi_create_reference(env, self, 0, &w->self) != napi_ok ||
 	    napi_create_string_utf8(env, "usdt.watch", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-	    napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, tsfn_finalize, w,
+	    napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, w, tsfn_finalize, w,
 					    call_js, &w->tsfn) != napi_ok) {
 		if (w->self)
 			napi_delete_reference(env, w->self);

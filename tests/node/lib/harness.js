@@ -47,7 +47,7 @@ const NOISE = /RLIMIT_MEMLOCK|^Attaching \d+ probe|^READY$/;
 
 /** bpftrace -e 'BEGIN { printf("READY\n") } PROGRAM' [-p pid]; collects its lines. */
 class Bpftrace {
-  constructor(program, { pid, strlen = 200, env = {} } = {}) {
+  constructor(program, { pid, strlen = 100, env = {} } = {}) {
     const args = [];
     if (pid) args.push('-p', String(pid));
     args.push('-e', 'BEGIN { printf("READY\\n"); } ' + program);
