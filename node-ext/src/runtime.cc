@@ -135,7 +135,7 @@ napi_value throw_usdt(napi_env env, int err, const char *what)
 {
 	char msg[512];
 	const char *detail = usdt_errmsg();
-	snprintf(msg, sizeof(msg), "node provider: %s: %s", what,
+	snprintf(msg, sizeof(msg), "%s%s%s", what, *what ? ": " : "",
 		 detail && *detail ? detail : usdt_strerror(err));
 	return throw_err(env, "ERR_USDT_RUNTIME", msg);
 }
@@ -244,14 +244,14 @@ napi_value js_enable(napi_env env, napi_callback_info info)
 		}
 		char *text = (char *)malloc(len + 1), fname[256] = "node.d";
 		if (!text)
-			return throw_usdt(env, -ENOMEM, "provider");
+			return throw_usdt(env, -ENOMEM, "the node provider");
 		napi_get_value_string_utf8(env, argv[0], text, len + 1, &len);
 		size_t fl;
 		napi_get_value_string_utf8(env, argv[1], fname, sizeof(fname), &fl);
 		usdt_provider *p = usdt_provider_from_d(text, len, fname, "node", nullptr);
 		free(text);
 		if (!p)
-			return throw_usdt(env, -errno, "provider");
+			return throw_usdt(env, -errno, ""); /* the message names file:line:col */
 		usdt_probe *ps[P_COUNT];
 		for (int i = 0; i < P_COUNT; i++) {
 			ps[i] = usdt_provider_probe(p, probe_names[i]);
@@ -278,9 +278,9 @@ napi_value js_enable(napi_env env, napi_callback_info info)
 	}
 	int err;
 	if (!usdt_provider_is_loaded(prov) && (err = usdt_provider_load(prov)) < 0)
-		return throw_usdt(env, err, "load");
+		return throw_usdt(env, err, "loading the node provider");
 	if ((err = usdt_provider_watch(prov, watch_cb, nullptr)) < 0)
-		return throw_usdt(env, err, "watch");
+		return throw_usdt(env, err, "watching the node provider");
 	napi_value path;
 	napi_create_string_utf8(env, usdt_provider_path(prov), NAPI_AUTO_LENGTH, &path);
 	return path;

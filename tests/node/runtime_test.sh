@@ -47,6 +47,15 @@ wait_line() {
 node --expose-gc -r "$RT" "$PROG" untraced 2>"$tmp/untraced.err" || true
 grep -q . "$tmp/untraced.err" && sed 's/^/untraced stderr: /' "$tmp/untraced.err" >&2
 
+# A broken definition: a clear warning naming it, and the program still runs.
+printf 'provider node {\n\tprobe gc__start(int);\n};\n' >"$tmp/bad.d"
+out=$(USDT_NODE_D="$tmp/bad.d" node -r "$RT" -e 'console.log("program ran")' 2>&1)
+if [[ $out == *"program ran"* && $out == *"node provider is not enabled"*"bad.d does not define node:http__server__request"* ]]; then
+	echo "PASS runtime_bad_definition_warns_and_runs"
+else
+	echo "FAIL runtime_bad_definition_warns_and_runs: $(printf '%s' "$out" | tr '\n' '|')"
+fi
+
 img=$(node -e "console.log(require('$RT').path())")
 if [ -z "$img" ] || [ ! -f "$img" ]; then
 	echo "FAIL runtime_image_path: no image path ($img)"
