@@ -41,7 +41,10 @@ for (const id of ['usdt', path.join(__dirname, '..', 'lib', 'index.js')]) {
     usdt = require(id);
     break;
   } catch (err) {
-    if (loadError === null || err.code !== 'MODULE_NOT_FOUND') loadError = err;
+    // Report why a candidate that exists failed (the addon not built, say)
+    // over a candidate that is simply absent.
+    const absent = err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(`'${id}'`);
+    if (loadError === null || !absent) loadError = err;
   }
 }
 if (!usdt && process.env.NODE_DTRACE_PROVIDER_REQUIRE === 'hard') throw loadError;

@@ -12,7 +12,8 @@
 // probe image (private; repointed at a zero array before unload, so nothing
 // ever reads memory that is unmapped after unload's grace period).
 //
-// The addon is found at, in order: $USDT_NODE_ADDON; ../build/Release/usdt.node
+// The addon is found at: $USDT_NODE_ADDON when set (only there); else
+// ../build/Release/usdt.node
 // (node-gyp: `npm install ./node-ext`); ../../build/node/usdt.node (the source
 // tree's `make`, BUILD=build).
 
@@ -20,11 +21,11 @@ const path = require('path');
 const util = require('util');
 
 function loadAddon() {
+  // Set explicitly, it is the only candidate.
+  if (process.env.USDT_NODE_ADDON) return require(path.resolve(process.env.USDT_NODE_ADDON));
   const tried = [];
-  const candidates = [];
-  if (process.env.USDT_NODE_ADDON) candidates.push(path.resolve(process.env.USDT_NODE_ADDON));
-  candidates.push(path.join(__dirname, '..', 'build', 'Release', 'usdt.node'),
-                  path.join(__dirname, '..', '..', 'build', 'node', 'usdt.node'));
+  const candidates = [path.join(__dirname, '..', 'build', 'Release', 'usdt.node'),
+                      path.join(__dirname, '..', '..', 'build', 'node', 'usdt.node')];
   for (const file of candidates) {
     try {
       return require(file);
