@@ -2,7 +2,7 @@
 # examples/node-bunyan/setup.sh BUILD_DIR - install the example into BUILD_DIR:
 # bunyan 2.0.5 from the npm registry (pinned, package-lock kept there), and
 # the project's dtrace-provider (node-ext/dtrace-provider) as node_modules/
-# dtrace-provider, which bunyan requires. bunyan's optional dependencies are
+# dtrace-provider, which bunyan requires, and node-ext as node_modules/usdt. bunyan's optional dependencies are
 # left out: its dtrace-provider one would otherwise be fetched from the
 # registry (0.8.8, which builds nothing on Linux), the others (mv, moment,
 # safe-json-stringify) this example does not use. Idempotent.
@@ -18,3 +18,5 @@ if [ ! -f "$dest/node_modules/bunyan/package.json" ] ||
 	(cd "$dest" && npm install --omit=optional --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 ln -sfn "$root/node-ext/dtrace-provider" "$dest/node_modules/dtrace-provider"
+# and usdt itself, so that `node -r usdt/runtime` resolves from here.
+ln -sfn "$root/node-ext" "$dest/node_modules/usdt"

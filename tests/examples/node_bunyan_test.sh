@@ -26,7 +26,7 @@ fi
 grep -q '"version": "2.0.5"' "$dir/node_modules/bunyan/package.json" && pass bunyan_2.0.5_installed ||
 	fail bunyan_2.0.5_installed "$(grep '"version"' "$dir/node_modules/bunyan/package.json")"
 
-NODE_OPTIONS="-r $PWD/node-ext/lib/runtime.js" node "$dir/server.js" >"$tmp/shop.log" 2>"$tmp/shop.err" &
+(cd "$dir" && NODE_OPTIONS="-r usdt/runtime" exec node server.js) >"$tmp/shop.log" 2>"$tmp/shop.err" &
 shop=$!
 for _ in $(seq 200); do grep -q 'shop listening' "$tmp/shop.log" && break; sleep 0.05; done
 port=$(sed -n 's/.*"port":\([0-9]*\).*shop listening.*/\1/p' "$tmp/shop.log" | head -1)
