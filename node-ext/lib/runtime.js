@@ -49,24 +49,12 @@ let imagePath = null; // set while enabled
 function loadNative() {
   if (rt)
     return rt;
-  const binding = requireAddon();
+  // The same addon lib/index.js loaded (its search: $USDT_NODE_ADDON, ...).
+  const { binding } = require('./index.js');
   if (!binding._runtime)
     throw new Error('usdt: this build of the addon has no node runtime (runtime.cc)');
   rt = binding._runtime;
   return rt;
-}
-
-/* The addon: $USDT_NODE_ADDON, node-gyp's build, else the Makefile's. */
-function requireAddon() {
-  const candidates = [
-    process.env.USDT_NODE_ADDON,
-    path.join(__dirname, '..', 'build', 'Release', 'usdt.node'),
-    path.join(__dirname, '..', '..', process.env.BUILD || 'build', 'node', 'usdt.node'),
-  ].filter(Boolean);
-  for (const p of candidates)
-    if (fs.existsSync(p))
-      return require(p);
-  throw new Error(`usdt: the addon was not found in ${candidates.join(', ')}`);
 }
 
 /* providers/node.d: beside the package (a packed copy), else the source tree. */
