@@ -138,18 +138,18 @@ class Probe {
    * exactly (TypeError / RangeError) and passed to the tracer.
    */
   fire(a, b, c, d, e, f, g, h, i, j, k, l) {
+    // Small enough for V8 to inline into the caller: the untraced cost is
+    // this load and compare.
     if (this.#sema[0] === 0) return;
-    const n = arguments.length;
+    this.#fireTraced(arguments.length, a, b, c, d, e, f, g, h, i, j, k, l);
+  }
+
+  #fireTraced(n, ...all) {
     if (n > 12) {
       throw new TypeError(`probe ${this.#name} takes ${this.#types.length} argument` +
         `${this.#types.length === 1 ? '' : 's'}, got ${n}`);
     }
-    const args = [a, b, c, d, e, f, g, h, i, j, k, l];
-    args.length = n;
-    this.#fireTraced(args);
-  }
-
-  #fireTraced(args) {
+    const args = all.slice(0, n);
     if (this.#json !== null) {
       for (const i of this.#json) {
         if (i >= args.length) continue; // the native call reports the count

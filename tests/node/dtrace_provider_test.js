@@ -62,6 +62,16 @@ test('args_after_cb_fire_extra_arguments_reach_the_callback', async () => {
     dtp.enable();
     dtp.fire('p1', (a, b, c) => [a, b, c + 5], 42, 'forty-two', 10);
     p1.fire(function (a, b) { assert.strictEqual(this, p1); return [a, b, 1]; }, 43, 'forty-three');
+    // The callback gets exactly the extras given, up to 16.
+    const counts = [];
+    const count = (...x) => { counts.push(x.length); return null; };
+    dtp.fire('p1', count);
+    p1.fire(count, 1, 2, 3);
+    dtp.fire('p1', count, ...Array(16).fill(0));
+    p1.fire(count, ...Array(16).fill(0));
+    assert.deepStrictEqual(counts, [0, 3, 16, 16]);
+    assert.throws(() => p1.fire(count, ...Array(17).fill(0)), (e) => e instanceof RangeError && /at most 16 extra arguments.*got 17/.test(e.message));
+    assert.throws(() => dtp.fire('p1', count, ...Array(17).fill(0)), RangeError);
     dtp.disable();
   });
   assert.deepStrictEqual(lines, ['42 forty-two 15', '43 forty-three 1']);
