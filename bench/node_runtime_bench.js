@@ -7,6 +7,9 @@
 //                                  two in turns in one process (target <= 1.01)
 //   node.runtime_idle_ratio_alloc  the same for an allocation-heavy loop (GCs)
 //   node.runtime_idle_ratio        the larger of the two
+//   node.runtime_idle_ratio_null_* not enabled against not enabled, measured
+//                                  the same way: the floor of what the ratios
+//                                  can tell on this machine
 //   node.runtime_enable_latency_ms semaphore up (as a tracer would raise it)
 //                                  -> GC callbacks installed (median of 15)
 // Median over 3 processes for the ratios. Run by bench/node_runtime_bench.sh.
@@ -44,29 +47,35 @@ function allocLoop(n) {
   return (now() - t) / n;
 }
 
+// States of a turn: 0 not enabled, 1 enabled and untraced, 2 not enabled
+// again - the null comparison (2 against 0) shows what this VM's noise alone
+// makes of two identical states.
 async function child() {
   const server = http.createServer((req, res) => res.end('ok'));
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const port = server.address().port;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const best = { http: [Infinity, Infinity], alloc: [Infinity, Infinity] }; // [off, on]
+  const best = { http: [Infinity, Infinity, Infinity], alloc: [Infinity, Infinity, Infinity] };
+  const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [1, 0, 2], [2, 1, 0]];
   await httpLoop(agent, port, 200); // warm up
-  allocLoop(200000);
-  for (let turn = 0; turn < 20; turn++) {
-    for (const on of turn % 2 ? [1, 0] : [0, 1]) {
-      if (on)
+  allocLoop(500000);
+  for (let turn = 0; turn < 18; turn++) {
+    for (const st of orders[turn % orders.length]) {
+      if (st === 1)
         runtime.enable();
       else
         runtime.disable();
       await sleep(2); // let the watcher see the (untraced) provider
-      best.http[on] = Math.min(best.http[on], await httpLoop(agent, port, 150));
-      best.alloc[on] = Math.min(best.alloc[on], allocLoop(300000));
+      best.http[st] = Math.min(best.http[st], await httpLoop(agent, port, 80));
+      // Long enough that each run holds about the same number of scavenges.
+      best.alloc[st] = Math.min(best.alloc[st], allocLoop(500000));
     }
   }
   runtime.disable();
   agent.destroy();
   server.close();
   process.send({ http: best.http[1] / best.http[0], alloc: best.alloc[1] / best.alloc[0],
+                 httpNull: best.http[2] / best.http[0], allocNull: best.alloc[2] / best.alloc[0],
                  httpUs: best.http[0] / 1000, allocNs: best.alloc[0] });
 }
 
@@ -107,6 +116,8 @@ async function main() {
   bench('node.runtime_idle_ratio_http', h.toFixed(3), 'ratio');
   bench('node.runtime_idle_ratio_alloc', a.toFixed(3), 'ratio');
   bench('node.runtime_idle_ratio', Math.max(h, a).toFixed(3), 'ratio');
+  bench('node.runtime_idle_ratio_null_http', median(runs.map((r) => r.httpNull)).toFixed(3), 'ratio');
+  bench('node.runtime_idle_ratio_null_alloc', median(runs.map((r) => r.allocNull)).toFixed(3), 'ratio');
   bench('node.http_request_us', median(runs.map((r) => r.httpUs)).toFixed(1), 'us');
   bench('node.runtime_enable_latency_ms', (await latency()).toFixed(2), 'ms');
 }
