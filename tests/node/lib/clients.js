@@ -11,7 +11,8 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { BUILD, DTRACE_PROVIDER } = require('./harness');
 
-const VERSIONS = { bunyan: '2.0.5', restify: '12.0.0' };
+// typescript: to type-check code written against node-ext/lib/index.d.ts.
+const VERSIONS = { bunyan: '2.0.5', restify: '12.0.0', typescript: '5.9.3' };
 
 function ensureClients() {
   const dir = path.join(BUILD, 'node-clients');
