@@ -201,6 +201,21 @@ function apply(allOff) {
   }
 }
 
+/* libusdt's watcher saw a semaphore move. An error here would surface as an
+ * uncaught exception of the traced program: report it once instead. */
+let warned = false;
+function onChange() {
+  if (!imagePath)
+    return;
+  try {
+    apply(false);
+  } catch (e) {
+    if (!warned)
+      process.emitWarning(`usdt: the node provider's hooks: ${e.message}`, 'USDTWarning');
+    warned = true;
+  }
+}
+
 /* ---- public ----------------------------------------------------------- */
 
 /** Define and load the `node` provider; returns the image path tracers
@@ -212,7 +227,7 @@ function enable() {
   if (imagePath)
     return imagePath;
   loadNative();
-  imagePath = rt.enable(readProviderDefinition(), dPath, () => { if (imagePath) apply(false); });
+  imagePath = rt.enable(readProviderDefinition(), dPath, onChange);
   // A tracer attached by path before we started already holds semaphores up:
   // install now, before the program's first request or GC, not a poll later.
   apply(false);
