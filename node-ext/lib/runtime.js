@@ -24,6 +24,9 @@
  * dtrace scripts read the fields that follow them; correlate by fd).
  * Worker threads: the provider lives on the main thread only; requiring this
  * module in a worker does nothing (workers' GCs and HTTP are not reported).
+ * USDT_NODE_D=FILE defines the provider from FILE instead of providers/node.d
+ * (it must declare the same probes); a definition that cannot be used is one
+ * warning, and the program runs on.
  */
 const dc = require('diagnostics_channel');
 const fs = require('fs');

@@ -60,20 +60,27 @@ function fdOf(s) {
   return s._handle && typeof s._handle.fd === 'number' ? s._handle.fd : -1;
 }
 
-/* One request per connection (agent: false), so each has its own
- * net__server__connection and its fds. Resolves with what the probes must say. */
-function request(port, method, path, expect) {
+/* A request with its own connection (agent false: its own
+ * net__server__connection and fds), or on an agent's kept-alive socket (the
+ * second request of one finds it connected). Pushes what the probes must say. */
+function request(port, method, path, expect, agent = false) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent }, (res) => {
       const s = req.socket;
       expect.push(`CRES 0 ${s.remoteAddress} ${s.remotePort} ${fdOf(s)}`);
       res.resume();
       res.on('end', resolve);
     });
-    req.on('socket', (s) => s.on('connect', () => {
-      expect.push(`CREQ 0 0 ${s.remoteAddress} ${s.remotePort} ${method} ${path}`);
-      expect.push(`CREQFD ${fdOf(s)}`);
-    }));
+    req.on('socket', (s) => {
+      const connected = () => {
+        expect.push(`CREQ 0 0 ${s.remoteAddress} ${s.remotePort} ${method} ${path}`);
+        expect.push(`CREQFD ${fdOf(s)}`);
+      };
+      if (s.connecting)
+        s.once('connect', connected);
+      else
+        connected();
+    });
     req.on('error', reject);
     req.end(method === 'POST' ? 'body' : undefined);
   });
@@ -101,6 +108,22 @@ async function httpWork(expect) {
   await request(port, 'POST', '/second/part', expect);
   await request(port, 'DELETE', '/third%C3%BC', expect);
   await new Promise((r) => server.close(r));
+  // Keep-alive: two requests on one connection, the second on a socket the
+  // agent hands over already connected. This server never ends its sockets.
+  const kept = http.createServer((req, res) => {
+    const s = req.socket;
+    expect.push(`SREQ 0 0 ${s.remoteAddress} ${s.remotePort} ${req.method} ${req.url}`);
+    expect.push(`SREQFD ${fdOf(s)}`);
+    req.resume();
+    req.on('end', () => res.end('kept'));
+  });
+  kept.on('connection', (s) => expect.push(`CONN 0 ${s.remoteAddress} ${s.remotePort} ${fdOf(s)}`));
+  await new Promise((r) => kept.listen(0, '127.0.0.1', r));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  await request(kept.address().port, 'GET', '/kept/1', expect, agent);
+  await request(kept.address().port, 'PUT', '/kept/2', expect, agent);
+  agent.destroy();
+  await new Promise((r) => kept.close(r));
 }
 
 function allocate(ms) {
