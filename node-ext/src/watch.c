@@ -124,6 +124,7 @@ napi_value nu_watch(napi_env env, napi_callback_info info)
 	napi_unref_threadsafe_function(env, w->tsfn);
 	int err = usdt_provider_watch(np->prov, on_change, w);
 	if (err) {
+		w->np = NULL; /* not watching: its finalizer has nothing to stop */
 		napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
 		char what[128];
 		snprintf(what, sizeof(what), "provider %s: watch", usdt_provider_name(np->prov));

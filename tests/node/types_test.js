@@ -5,7 +5,7 @@
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { assert, test, run, USDT } = require('./lib/harness');
+const { assert, test, run, USDT, DTRACE_PROVIDER } = require('./lib/harness');
 const { ensureClients } = require('./lib/clients');
 
 const SAMPLE = `
@@ -36,6 +36,18 @@ app.probe('bad', 'float');
 // @ts-expect-error no such storage
 new Provider('x', { storage: 'disk' });
 void p; void n;
+
+import * as d from ${JSON.stringify(DTRACE_PROVIDER)};
+const dtp = d.createDTraceProvider('nodeapp');
+const p1 = dtp.addProbe('log-info', 'int', 'char *');
+dtp.enable();
+const fired: true | undefined = p1.fire((x: number, s: string) => [x, s], 42, 'forty-two');
+dtp.fire('log-info', function (this: d.DTraceProbe) { return [this.noteName]; });
+dtp.removeProbe(p1);
+dtp.disable();
+// @ts-expect-error the extras must match the callback's parameters
+p1.fire((x: number) => [x], 'not a number');
+void fired;
 `;
 
 test('index_d_ts_types_the_api_under_tsc_strict', () => {
