@@ -65,14 +65,22 @@ const kFromD = Symbol('usdt.fromD');
 const kToken = Symbol('usdt.probe');
 const kInspect = util.inspect.custom;
 
+// A TypeError with a code, as node's own: ERR_INVALID_ARG_TYPE for a value of
+// the wrong kind, ERR_INVALID_ARG_VALUE for one of the right kind but wrong.
+function argError(code, message) {
+  const err = new TypeError(message);
+  err.code = code;
+  return err;
+}
+
 function typeName(t, i) {
   if (typeof t !== 'string') {
-    throw new TypeError(`probe argument ${i + 1}: a type must be a string such as 'int64', ` +
+    throw argError('ERR_INVALID_ARG_TYPE', `probe argument ${i + 1}: a type must be a string such as 'int64', ` +
       `'string' or 'json', got ${util.inspect(t)}`);
   }
   const name = Object.hasOwn(TYPE_CODES, t) ? t : C_NAMES[t.trim().replace(/\s*\*$/, ' *')];
   if (!name) {
-    throw new TypeError(`probe argument ${i + 1}: unknown type ${util.inspect(t)}; use ` +
+    throw argError('ERR_INVALID_ARG_VALUE', `probe argument ${i + 1}: unknown type ${util.inspect(t)}; use ` +
       Object.keys(TYPE_CODES).join(', '));
   }
   return name;
@@ -81,17 +89,17 @@ function typeName(t, i) {
 function decodeOptions(options) {
   if (options === undefined || options === null) return [null, 0, 0];
   if (typeof options !== 'object') {
-    throw new TypeError(`provider options must be an object, got ${util.inspect(options)}`);
+    throw argError('ERR_INVALID_ARG_TYPE', `provider options must be an object, got ${util.inspect(options)}`);
   }
   const { dir = null, storage = 'auto', site = 'default' } = options;
   if (dir !== null && typeof dir !== 'string') {
-    throw new TypeError(`options.dir must be a string, got ${util.inspect(dir)}`);
+    throw argError('ERR_INVALID_ARG_TYPE', `options.dir must be a string, got ${util.inspect(dir)}`);
   }
   if (!Object.hasOwn(STORAGE, storage)) {
-    throw new TypeError(`options.storage must be 'auto', 'file' or 'memfd', got ${util.inspect(storage)}`);
+    throw argError('ERR_INVALID_ARG_VALUE', `options.storage must be 'auto', 'file' or 'memfd', got ${util.inspect(storage)}`);
   }
   if (!Object.hasOwn(SITE, site)) {
-    throw new TypeError(`options.site must be 'default', 'nop5' or 'nop1', got ${util.inspect(site)}`);
+    throw argError('ERR_INVALID_ARG_VALUE', `options.site must be 'default', 'nop5' or 'nop1', got ${util.inspect(site)}`);
   }
   return [dir, STORAGE[storage], SITE[site]];
 }
@@ -115,7 +123,7 @@ class Probe {
 
   /** @internal Probes come from provider.probe() or a .d provider. */
   constructor(token, provider, name, types) {
-    if (token !== kToken) throw new TypeError('Illegal constructor: use provider.probe(name, ...types)');
+    if (token !== kToken) throw argError('ERR_ILLEGAL_CONSTRUCTOR', 'Illegal constructor: use provider.probe(name, ...types)');
     this.#provider = provider;
     this.#name = name;
     this.#types = Object.freeze(types.slice());
@@ -146,7 +154,7 @@ class Probe {
 
   #fireTraced(n, ...all) {
     if (n > 12) {
-      throw new TypeError(`probe ${this.#name} takes ${this.#types.length} argument` +
+      throw argError('ERR_INVALID_ARG_COUNT', `probe ${this.#name} takes ${this.#types.length} argument` +
         `${this.#types.length === 1 ? '' : 's'}, got ${n}`);
     }
     const args = all.slice(0, n);
@@ -155,7 +163,7 @@ class Probe {
         if (i >= args.length) continue; // the native call reports the count
         const text = JSON.stringify(args[i]);
         if (text === undefined) {
-          throw new TypeError(`probe ${this.#name} argument ${i + 1} (json): ` +
+          throw argError('ERR_INVALID_ARG_VALUE', `probe ${this.#name} argument ${i + 1} (json): ` +
             `${util.inspect(args[i])} has no JSON text`);
         }
         args[i] = text;
@@ -193,7 +201,7 @@ class Provider {
     if (name === kFromD) {
       const { file, text, filename, provider, opts } = options;
       if (provider !== null && typeof provider !== 'string') {
-        throw new TypeError(`options.provider must be a string, got ${util.inspect(provider)}`);
+        throw argError('ERR_INVALID_ARG_TYPE', `options.provider must be a string, got ${util.inspect(provider)}`);
       }
       const o = decodeOptions(opts);
       if (file !== undefined) binding.fromDFile(this, file, null, provider, ...o);
@@ -206,7 +214,7 @@ class Provider {
       return;
     }
     if (typeof name !== 'string') {
-      throw new TypeError(`provider name must be a string, got ${util.inspect(name)}`);
+      throw argError('ERR_INVALID_ARG_TYPE', `provider name must be a string, got ${util.inspect(name)}`);
     }
     binding.create(this, name, ...decodeOptions(options));
   }
@@ -219,11 +227,11 @@ class Provider {
    */
   static fromD(text, options = {}) {
     if (typeof text !== 'string') {
-      throw new TypeError(`the .d text must be a string, got ${util.inspect(text)}`);
+      throw argError('ERR_INVALID_ARG_TYPE', `the .d text must be a string, got ${util.inspect(text)}`);
     }
     const { provider = null, filename = null, ...opts } = options ?? {};
     if (filename !== null && typeof filename !== 'string') {
-      throw new TypeError(`options.filename must be a string, got ${util.inspect(filename)}`);
+      throw argError('ERR_INVALID_ARG_TYPE', `options.filename must be a string, got ${util.inspect(filename)}`);
     }
     return new this(kFromD, { text, filename, provider, opts });
   }
@@ -231,7 +239,7 @@ class Provider {
   /** As fromD(), reading the .d file at file. */
   static fromDFile(file, options = {}) {
     if (typeof file !== 'string') {
-      throw new TypeError(`the .d path must be a string, got ${util.inspect(file)}`);
+      throw argError('ERR_INVALID_ARG_TYPE', `the .d path must be a string, got ${util.inspect(file)}`);
     }
     const { provider = null, ...opts } = options ?? {};
     return new this(kFromD, { file, provider, opts });
@@ -252,7 +260,7 @@ class Provider {
   probe(name, ...types) {
     if (types.length === 1 && Array.isArray(types[0])) types = types[0];
     if (typeof name !== 'string') {
-      throw new TypeError(`probe name must be a string, got ${util.inspect(name)}`);
+      throw argError('ERR_INVALID_ARG_TYPE', `probe name must be a string, got ${util.inspect(name)}`);
     }
     const names = types.map(typeName);
     const index = binding.addProbe(this, name, names.map((t) => TYPE_CODES[t]));
@@ -295,7 +303,7 @@ class Provider {
    */
   watch(fn) {
     if (typeof fn !== 'function') {
-      throw new TypeError(`watch() needs a function, got ${util.inspect(fn)}`);
+      throw argError('ERR_INVALID_ARG_TYPE', `watch() needs a function, got ${util.inspect(fn)}`);
     }
     this.#watcher = fn;
     binding.watch(this);

@@ -81,7 +81,7 @@ test('bad_names_throw_TypeError_naming_the_name', () => {
   throwsLike(() => new Provider('9x'), TypeError, 'EINVAL', /9x/);
   throwsLike(() => new Provider('x'.repeat(65)), TypeError, 'EINVAL', /x{65}|64/);
   throwsLike(() => new Provider(''), TypeError, 'EINVAL');
-  throwsLike(() => new Provider(42), TypeError, undefined, /provider name must be a string, got 42/);
+  throwsLike(() => new Provider(42), TypeError, 'ERR_INVALID_ARG_TYPE', /provider name must be a string, got 42/);
   throwsLike(() => new Provider('a\0b'), TypeError, 'ERR_INVALID_ARG_VALUE', /NUL/);
   const app = new Provider(uniq('names'));
   throwsLike(() => app.probe('log-info'), TypeError, 'EINVAL', /log-info.*invalid character '-'/);
@@ -92,8 +92,8 @@ test('bad_names_throw_TypeError_naming_the_name', () => {
 
 test('bad_types_and_too_many_arguments', () => {
   const app = new Provider(uniq('badtypes'));
-  throwsLike(() => app.probe('p', 'int'), TypeError, undefined, /probe argument 1: unknown type 'int'; use int8/);
-  throwsLike(() => app.probe('p', 'int64', 5), TypeError, undefined, /probe argument 2: a type must be a string/);
+  throwsLike(() => app.probe('p', 'int'), TypeError, 'ERR_INVALID_ARG_VALUE', /probe argument 1: unknown type 'int'; use int8/);
+  throwsLike(() => app.probe('p', 'int64', 5), TypeError, 'ERR_INVALID_ARG_TYPE', /probe argument 2: a type must be a string/);
   throwsLike(() => app.probe('p', ...Array(13).fill('int64')), RangeError, 'E2BIG', /13 arguments.*at most 12/);
   assert.strictEqual(app.probe('p', ...Array(12).fill('uint64')).argc, 12);
 });
@@ -126,7 +126,7 @@ test('options_dir_storage_site', () => {
     assert.match(m.path, new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
     assert.strictEqual(m.memfd, true);
     m.unload();
-    throwsLike(() => new Provider('o', { storage: 'disk' }), TypeError, undefined, /options.storage must be 'auto', 'file' or 'memfd', got 'disk'/);
+    throwsLike(() => new Provider('o', { storage: 'disk' }), TypeError, 'ERR_INVALID_ARG_VALUE', /options.storage must be 'auto', 'file' or 'memfd', got 'disk'/);
     throwsLike(() => new Provider('o', { site: 9 }), TypeError, undefined, /options.site/);
     throwsLike(() => new Provider('o', { dir: 5 }), TypeError, undefined, /options.dir must be a string/);
     throwsLike(() => new Provider('o', 'x'), TypeError, undefined, /options must be an object/);
@@ -168,7 +168,7 @@ test('fromD_text_file_selection_and_syntax_errors', () => {
 });
 
 test('probes_come_only_from_providers_and_native_calls_check_this', () => {
-  throwsLike(() => new Probe(), TypeError, undefined, /Illegal constructor/);
+  throwsLike(() => new Probe(), TypeError, 'ERR_ILLEGAL_CONSTRUCTOR', /Illegal constructor/);
   throwsLike(() => usdt.binding.load({}), TypeError, 'ERR_INVALID_THIS', /expected a usdt Provider/);
   throwsLike(() => usdt.binding.probeState({}), TypeError, 'ERR_INVALID_ARG_TYPE', /expected a usdt Probe/);
   const app = new Provider(uniq('tag'));
