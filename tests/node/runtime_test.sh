@@ -64,18 +64,21 @@ fi
 
 # ---- bpftrace by path, attached before the program starts -------------------
 if command -v bpftrace >/dev/null; then
-	# bpftrace 0.17 reads arg0..arg5 only: the 7th argument of the request
-	# probes (fd, "-4@8(%rsp)" in the note) is read where the note says it is.
+	# bpftrace 0.17 reads arg0..arg5 only on x86-64: the 7th argument of the
+	# request probes (fd, "-4@8(%rsp)" in the note) is read where the note
+	# says it is. Elsewhere it is in a register bpftrace names arg6.
+	fd7='*(int32 *)(reg("sp") + 8)'
+	[ "$(uname -m)" = x86_64 ] || fd7='(int32)arg6'
 	cat >"$tmp/all.bt" <<-EOF
 	BEGIN { printf("READY\n"); }
 	usdt:$img:node:net__server__connection { printf("CONN %d %s %d %d\n", arg0, str(arg1), arg2, arg3); }
 	usdt:$img:node:http__server__request {
 		printf("SREQ %d %d %s %d %s %s\n", arg0, arg1, str(arg2), arg3, str(arg4), str(arg5));
-		printf("SREQFD %d\n", *(int32 *)(reg("sp") + 8)); }
+		printf("SREQFD %d\n", $fd7); }
 	usdt:$img:node:http__server__response { printf("SRES %d %s %d %d\n", arg0, str(arg1), arg2, arg3); }
 	usdt:$img:node:http__client__request {
 		printf("CREQ %d %d %s %d %s %s\n", arg0, arg1, str(arg2), arg3, str(arg4), str(arg5));
-		printf("CREQFD %d\n", *(int32 *)(reg("sp") + 8)); }
+		printf("CREQFD %d\n", $fd7); }
 	usdt:$img:node:http__client__response { printf("CRES %d %s %d %d\n", arg0, str(arg1), arg2, arg3); }
 	usdt:$img:node:net__stream__end { printf("END %d %s %d %d\n", arg0, str(arg1), arg2, arg3); }
 	usdt:$img:node:gc__start { printf("GCS %d %d %d\n", arg0, arg1, arg2); }
