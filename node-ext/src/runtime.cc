@@ -1,0 +1,474 @@
+/*
+ * runtime.cc - node's own `node` provider (providers/node.d), restored at no
+ * cost while nobody traces it. lib/runtime.js drives it.
+ *
+ * Native because of the GC probes: V8's GC prologue/epilogue callbacks are
+ * the only exact start and end of a collection, and N-API has no way to them,
+ * so this is the one file of the addon that uses V8's C++ API. The HTTP and
+ * net probes are fired from JS (diagnostics_channel) through fire4/fire7.
+ *
+ * The provider is process-wide and lives on the thread that enabled it (the
+ * main thread; lib/runtime.js does nothing in workers): GC callbacks belong
+ * to that thread's isolate, and libusdt's watcher, whose callbacks run on its
+ * own thread, reaches it through a thread-safe function that only says
+ * "look again" - JS then reads the semaphores and applies what changed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <v8.h>
+
+#include "node_usdt.h"
+
+namespace {
+
+enum {
+	P_HTTP_SERVER_REQUEST,
+	P_HTTP_SERVER_RESPONSE,
+	P_HTTP_CLIENT_REQUEST,
+	P_HTTP_CLIENT_RESPONSE,
+	P_NET_SERVER_CONNECTION,
+	P_NET_STREAM_END,
+	P_GC_START,
+	P_GC_DONE,
+	P_COUNT
+};
+
+/* Index order is the JS side's too (lib/runtime.js PROBES). */
+const char *const probe_names[P_COUNT] = {
+	"http__server__request", "http__server__response", "http__client__request",
+	"http__client__response", "net__server__connection", "net__stream__end",
+	"gc__start",             "gc__done",
+};
+const size_t probe_argc[P_COUNT] = { 7, 4, 7, 4, 4, 4, 3, 3 };
+
+usdt_provider *prov;
+usdt_probe *probes[P_COUNT];
+napi_env owner;                    /* the environment that enabled the provider */
+napi_threadsafe_function tsfn;     /* "the semaphores changed", to owner's thread */
+int pending;                       /* a tsfn call is queued (atomic) */
+v8::Isolate *gc_isolate;           /* set while the GC callbacks are installed */
+
+/* V8 11 (node 20) numbers its GC types 1 scavenge, 2 minor mark-compact,
+ * 4 mark-sweep-compact, 8 incremental marking, 16 weak callbacks; node's
+ * probes carried the older V8's numbering, which bcc's nodegc decodes and
+ * node's own scripts expect: 1 scavenge, 2 mark-sweep-compact, 4 incremental
+ * marking, 8 weak callbacks. A minor mark-compact (off by default, a young-
+ * generation collection like a scavenge) reports as a scavenge. */
+int gc_type_flags(v8::GCType t)
+{
+	int f = 0;
+	if (t & (v8::kGCTypeScavenge | v8::kGCTypeMinorMarkCompact))
+		f |= 1;
+	if (t & v8::kGCTypeMarkSweepCompact)
+		f |= 2;
+	if (t & v8::kGCTypeIncrementalMarking)
+		f |= 4;
+	if (t & v8::kGCTypeProcessWeakCallbacks)
+		f |= 8;
+	return f;
+}
+
+void gc_prologue(v8::Isolate *iso, v8::GCType type, v8::GCCallbackFlags flags, void *)
+{
+	usdt_probe *p = probes[P_GC_START];
+	if (p && usdt_probe_enabled(p))
+		usdt_probe_fire3(p, (uint64_t)(int64_t)gc_type_flags(type), (uint64_t)flags,
+				 (uint64_t)(uintptr_t)iso);
+}
+
+void gc_epilogue(v8::Isolate *iso, v8::GCType type, v8::GCCallbackFlags flags, void *)
+{
+	usdt_probe *p = probes[P_GC_DONE];
+	if (p && usdt_probe_enabled(p))
+		usdt_probe_fire3(p, (uint64_t)(int64_t)gc_type_flags(type), (uint64_t)flags,
+				 (uint64_t)(uintptr_t)iso);
+}
+
+void gc_remove(void)
+{
+	if (!gc_isolate)
+		return;
+	gc_isolate->RemoveGCPrologueCallback(gc_prologue, nullptr);
+	gc_isolate->RemoveGCEpilogueCallback(gc_epilogue, nullptr);
+	gc_isolate = nullptr;
+}
+
+void gc_install(void)
+{
+	if (gc_isolate)
+		return;
+	gc_isolate = v8::Isolate::GetCurrent();
+	gc_isolate->AddGCPrologueCallback(gc_prologue, nullptr, v8::kGCTypeAll);
+	gc_isolate->AddGCEpilogueCallback(gc_epilogue, nullptr, v8::kGCTypeAll);
+}
+
+/* libusdt's watcher thread: one queued call at a time is enough, JS reads
+ * every semaphore when it runs. */
+void watch_cb(usdt_probe *, bool, void *)
+{
+	if (__atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking) != napi_ok)
+		__atomic_store_n(&pending, 0, __ATOMIC_RELEASE);
+}
+
+void tsfn_call(napi_env env, napi_value js_cb, void *, void *)
+{
+	__atomic_store_n(&pending, 0, __ATOMIC_RELEASE);
+	if (!env || !js_cb)
+		return; /* environment tearing down */
+	napi_value undef;
+	napi_get_undefined(env, &undef);
+	napi_call_function(env, undef, js_cb, 0, nullptr, nullptr);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+napi_value throw_err(napi_env env, const char *code, const char *msg)
+{
+	napi_throw_error(env, code, msg);
+	return nullptr;
+}
+
+napi_value throw_usdt(napi_env env, int err, const char *what)
+{
+	char msg[512];
+	const char *detail = usdt_errmsg();
+	snprintf(msg, sizeof(msg), "%s%s%s", what, *what ? ": " : "",
+		 detail && *detail ? detail : usdt_strerror(err));
+	return throw_err(env, "ERR_USDT_RUNTIME", msg);
+}
+
+bool owner_only(napi_env env)
+{
+	if (prov && owner != env) {
+		throw_err(env, "ERR_USDT_RUNTIME",
+			  "the node provider belongs to another thread (it runs on the main thread only)");
+		return false;
+	}
+	return true;
+}
+
+napi_value get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv)
+{
+	size_t argc = want;
+	napi_value self;
+	if (napi_get_cb_info(env, info, &argc, argv, &self, nullptr) != napi_ok)
+		return nullptr;
+	for (size_t i = argc; i < want; i++)
+		napi_get_undefined(env, &argv[i]);
+	return self;
+}
+
+napi_value make_bool(napi_env env, bool b)
+{
+	napi_value v;
+	napi_get_boolean(env, b, &v);
+	return v;
+}
+
+napi_value undefined(napi_env env)
+{
+	napi_value v;
+	napi_get_undefined(env, &v);
+	return v;
+}
+
+/* A probe index argument, checked. */
+bool probe_index(napi_env env, napi_value v, int *out)
+{
+	int32_t i;
+	if (napi_get_value_int32(env, v, &i) != napi_ok || i < 0 || i >= P_COUNT) {
+		napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "probe index out of range");
+		return false;
+	}
+	*out = i;
+	return true;
+}
+
+/* A JS string as NUL-terminated UTF-8 for a fire: in buf when it fits (the
+ * stack, so resident when the tracer reads it), else in *heap (caller frees).
+ * Non-strings fire as "" - the callers pass what node had, or null. */
+const char *utf8(napi_env env, napi_value v, char *buf, size_t cap, char **heap)
+{
+	size_t len = 0;
+	if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) {
+		bool pending_exc = false;
+		napi_is_exception_pending(env, &pending_exc);
+		if (pending_exc) {
+			napi_value e;
+			napi_get_and_clear_last_exception(env, &e);
+		}
+		return "";
+	}
+	char *dst = buf;
+	if (len + 1 > cap) {
+		dst = *heap = (char *)malloc(len + 1);
+		if (!dst)
+			return "";
+		cap = len + 1;
+	}
+	napi_get_value_string_utf8(env, v, dst, cap, &len);
+	return dst;
+}
+
+int64_t int_arg(napi_env env, napi_value v, int64_t dflt)
+{
+	int64_t i;
+	return napi_get_value_int64(env, v, &i) == napi_ok ? i : dflt;
+}
+
+/* ---- exported functions ----------------------------------------------- */
+
+/* enable(dText, filename, onChange) -> image path. Defines the provider from
+ * providers/node.d's text, loads it and starts watching; onChange() runs on
+ * this thread whenever a semaphore may have changed. */
+napi_value js_enable(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	get_args(env, info, 3, argv);
+	if (!owner_only(env))
+		return nullptr;
+	napi_valuetype t;
+	napi_typeof(env, argv[2], &t);
+	if (t != napi_function) {
+		napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "onChange must be a function");
+		return nullptr;
+	}
+	if (!prov) {
+		size_t len = 0;
+		if (napi_get_value_string_utf8(env, argv[0], nullptr, 0, &len) != napi_ok) {
+			napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "the .d text must be a string");
+			return nullptr;
+		}
+		char *text = (char *)malloc(len + 1), fname[256] = "node.d";
+		if (!text)
+			return throw_usdt(env, -ENOMEM, "the node provider");
+		napi_get_value_string_utf8(env, argv[0], text, len + 1, &len);
+		size_t fl;
+		napi_get_value_string_utf8(env, argv[1], fname, sizeof(fname), &fl);
+		usdt_provider *p = usdt_provider_from_d(text, len, fname, "node", nullptr);
+		free(text);
+		if (!p)
+			return throw_usdt(env, -errno, ""); /* the message names file:line:col */
+		usdt_probe *ps[P_COUNT];
+		for (int i = 0; i < P_COUNT; i++) {
+			ps[i] = usdt_provider_probe(p, probe_names[i]);
+			if (!ps[i] || usdt_probe_argc(ps[i]) != probe_argc[i]) {
+				usdt_provider_free(p);
+				char msg[160];
+				snprintf(msg, sizeof(msg), "%s does not define node:%s with %zu arguments",
+					 fname, probe_names[i], probe_argc[i]);
+				return throw_err(env, "ERR_USDT_RUNTIME", msg);
+			}
+		}
+		prov = p;
+		memcpy(probes, ps, sizeof(probes));
+		owner = env;
+	}
+	if (!tsfn) {
+		napi_value name;
+		napi_create_string_utf8(env, "usdt-node-runtime", NAPI_AUTO_LENGTH, &name);
+		if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr,
+						    nullptr, nullptr, tsfn_call, &tsfn) != napi_ok)
+			return throw_err(env, "ERR_USDT_RUNTIME", "cannot create a thread-safe function");
+		/* Watching must never keep the program alive. */
+		napi_unref_threadsafe_function(env, tsfn);
+	}
+	int err;
+	if (!usdt_provider_is_loaded(prov) && (err = usdt_provider_load(prov)) < 0)
+		return throw_usdt(env, err, "loading the node provider");
+	if ((err = usdt_provider_watch(prov, watch_cb, nullptr)) < 0)
+		return throw_usdt(env, err, "watching the node provider");
+	napi_value path;
+	napi_create_string_utf8(env, usdt_provider_path(prov), NAPI_AUTO_LENGTH, &path);
+	return path;
+}
+
+/* disable(): stop watching, remove the GC callbacks, unload. The JS side
+ * removes its own hooks first. */
+napi_value js_disable(napi_env env, napi_callback_info info)
+{
+	if (!prov || !owner_only(env))
+		return undefined(env);
+	usdt_provider_watch(prov, nullptr, nullptr); /* no callback runs after this */
+	gc_remove();
+	if (tsfn) {
+		napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
+		tsfn = nullptr;
+		__atomic_store_n(&pending, 0, __ATOMIC_RELEASE);
+	}
+	if (usdt_provider_is_loaded(prov))
+		usdt_provider_unload(prov);
+	return undefined(env);
+}
+
+/* traced() -> bitmask of the probes whose semaphore is up now. */
+napi_value js_traced(napi_env env, napi_callback_info info)
+{
+	uint32_t mask = 0;
+	if (prov)
+		for (int i = 0; i < P_COUNT; i++)
+			if (usdt_probe_enabled(probes[i]))
+				mask |= 1u << i;
+	napi_value v;
+	napi_create_uint32(env, mask, &v);
+	return v;
+}
+
+/* gc(on): install or remove the GC callbacks on this thread's isolate. */
+napi_value js_gc(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	get_args(env, info, 1, argv);
+	if (!prov || !owner_only(env))
+		return undefined(env);
+	bool on = false;
+	napi_get_value_bool(env, argv[0], &on);
+	if (on)
+		gc_install();
+	else
+		gc_remove();
+	return make_bool(env, gc_isolate != nullptr);
+}
+
+/* fire4(index, remote, port, fd): conn, remote, port, fd. */
+napi_value js_fire4(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	get_args(env, info, 4, argv);
+	int i;
+	if (!prov || !probe_index(env, argv[0], &i))
+		return undefined(env);
+	if (probe_argc[i] != 4 || !usdt_probe_enabled(probes[i]))
+		return undefined(env);
+	char rbuf[256], *rheap = nullptr;
+	const char *remote = utf8(env, argv[1], rbuf, sizeof(rbuf), &rheap);
+	usdt_probe_fire4(probes[i], 0, (uint64_t)(uintptr_t)remote,
+			 (uint64_t)int_arg(env, argv[2], 0), (uint64_t)int_arg(env, argv[3], -1));
+	free(rheap);
+	return undefined(env);
+}
+
+/* fire7(index, remote, port, method, url, fd): req, conn, remote, port,
+ * method, url, fd. */
+napi_value js_fire7(napi_env env, napi_callback_info info)
+{
+	napi_value argv[6];
+	get_args(env, info, 6, argv);
+	int i;
+	if (!prov || !probe_index(env, argv[0], &i))
+		return undefined(env);
+	if (probe_argc[i] != 7 || !usdt_probe_enabled(probes[i]))
+		return undefined(env);
+	char rbuf[256], mbuf[64], ubuf[2048], *rh = nullptr, *mh = nullptr, *uh = nullptr;
+	const char *remote = utf8(env, argv[1], rbuf, sizeof(rbuf), &rh);
+	const char *method = utf8(env, argv[3], mbuf, sizeof(mbuf), &mh);
+	const char *url = utf8(env, argv[4], ubuf, sizeof(ubuf), &uh);
+	usdt_probe_fire7(probes[i], 0, 0, (uint64_t)(uintptr_t)remote,
+			 (uint64_t)int_arg(env, argv[2], 0), (uint64_t)(uintptr_t)method,
+			 (uint64_t)(uintptr_t)url, (uint64_t)int_arg(env, argv[5], -1));
+	free(rh);
+	free(mh);
+	free(uh);
+	return undefined(env);
+}
+
+/* state() -> { path, gc }: the native half of runtime.state(). */
+napi_value js_state(napi_env env, napi_callback_info info)
+{
+	napi_value o, path;
+	napi_create_object(env, &o);
+	if (prov && usdt_provider_is_loaded(prov))
+		napi_create_string_utf8(env, usdt_provider_path(prov), NAPI_AUTO_LENGTH, &path);
+	else
+		napi_get_null(env, &path);
+	napi_set_named_property(env, o, "path", path);
+	napi_set_named_property(env, o, "gc", make_bool(env, gc_isolate != nullptr));
+	napi_set_named_property(env, o, "watching", make_bool(env, tsfn != nullptr));
+	return o;
+}
+
+/* force(index, delta): move a semaphore as a tracer would, so the benchmark
+ * times the watcher-to-hook path without a kernel trap. */
+napi_value js_force(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	get_args(env, info, 2, argv);
+	int i;
+	if (!prov || !usdt_provider_is_loaded(prov))
+		return throw_err(env, "ERR_USDT_RUNTIME", "the node provider is not loaded");
+	if (!probe_index(env, argv[0], &i))
+		return nullptr;
+	volatile unsigned short *s = (volatile unsigned short *)usdt_probe_semaphore(probes[i]);
+	__atomic_add_fetch(s, (unsigned short)int_arg(env, argv[1], 0), __ATOMIC_SEQ_CST);
+	return undefined(env);
+}
+
+/* trapped(index): whether a uprobe sits on the probe's site now, i.e. a
+ * tracer's program is attached, not only its semaphore up (bcc raises
+ * semaphores seconds before it attaches; nodestat re-attaches every
+ * interval). For tests that must know events reach the tracer. The site is
+ * one of libusdt's nops (0f 1f 44 00 00, or 90); a uprobe makes its first
+ * byte int3, and kernels that optimise nop5 uprobes then a call. */
+napi_value js_trapped(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	get_args(env, info, 1, argv);
+	int i;
+	if (!prov || !probe_index(env, argv[0], &i))
+		return nullptr;
+	uintptr_t a = usdt_probe_address(probes[i]);
+	unsigned char b = a ? *(const volatile unsigned char *)a : 0x90;
+	return make_bool(env, b != 0x0f && b != 0x90);
+}
+
+void cleanup(void *env)
+{
+	/* The owning environment is going away (process exit, or a worker that
+	 * enabled it): nothing of ours may outlive its isolate. */
+	if (prov && owner == env) {
+		usdt_provider_watch(prov, nullptr, nullptr);
+		gc_remove(); /* the isolate still lives while cleanup hooks run */
+		usdt_provider_free(prov);
+		prov = nullptr;
+		tsfn = nullptr;
+		owner = nullptr;
+		memset(probes, 0, sizeof(probes));
+	}
+}
+
+} // namespace
+
+extern "C" napi_value usdt_node_runtime_init(napi_env env, napi_value exports)
+{
+	static const struct {
+		const char *name;
+		napi_callback fn;
+	} fns[] = {
+		{ "enable", js_enable }, { "disable", js_disable }, { "traced", js_traced },
+		{ "gc", js_gc },         { "fire4", js_fire4 },     { "fire7", js_fire7 },
+		{ "state", js_state },   { "force", js_force },     { "trapped", js_trapped },
+	};
+	napi_value rt;
+	if (napi_create_object(env, &rt) != napi_ok)
+		return exports;
+	for (const auto &f : fns) {
+		napi_value v;
+		if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok ||
+		    napi_set_named_property(env, rt, f.name, v) != napi_ok)
+			return exports;
+	}
+	napi_value names;
+	napi_create_array_with_length(env, P_COUNT, &names);
+	for (uint32_t i = 0; i < P_COUNT; i++) {
+		napi_value s;
+		napi_create_string_utf8(env, probe_names[i], NAPI_AUTO_LENGTH, &s);
+		napi_set_element(env, names, i, s);
+	}
+	napi_set_named_property(env, rt, "probes", names);
+	napi_add_env_cleanup_hook(env, cleanup, env);
+	napi_set_named_property(env, exports, "_runtime", rt);
+	return exports;
+}
