@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testlib.h"
+
 struct tracer {
 	pid_t pid;
 	int fd;        /* stdout+stderr of the command */
@@ -30,6 +32,9 @@ static inline bool tr_have(const char *prog)
 	/* Under valgrind the patched probe sites never run (valgrind runs a
 	 * translation) and a hit traps: no tracer there (tests/san/valgrind.sh). */
 	if (getenv("USDT_UNDER_VALGRIND"))
+		return false;
+	/* A level without tracers (testlib.h: USDT_TEST_NO_TRACER). */
+	if (tl_no_tracer_level())
 		return false;
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
