@@ -1,0 +1,6 @@
+/* Static probes for the arm64 full-system level (tests/aarch64/guest.sh). */
+provider a64sdt {
+	probe twelve(int8_t a, uint8_t b, int16_t c, uint16_t d, int32_t e, uint32_t f,
+		     int64_t g, uint64_t h, char *s, long i, unsigned long j, int k);
+	probe tick(int n);
+};
