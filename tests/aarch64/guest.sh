@@ -18,7 +18,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp" "$USDT_DIR"' EXIT
 P=aarch64-system
 # Under TCG a tracer takes tens of seconds to start: the C tests scale their
 # waits (tests/lib/tracer.h) and get more time per case.
-export USDT_TEST_TIME_SCALE=${USDT_TEST_TIME_SCALE:-10} USDT_TEST_CASE_TIMEOUT=900
+export USDT_TEST_TIME_SCALE=${USDT_TEST_TIME_SCALE:-30} USDT_TEST_CASE_TIMEOUT=1200
 pass() { echo "PASS $P:$1"; }
 fail() { echo "FAIL $P:$1: $(printf '%s' "$2" | tr '\n' '|' | cut -c1-900)"; }
 check() { # name, condition-command, why
@@ -74,7 +74,7 @@ bpftrace -e "usdt:$PWD/$sdt:a64sdt:eight { printf(\"E %d %u %d %u %d %u %s %ld\\
 	arg0, arg1, arg2, arg3, arg4, arg5, str(arg6), arg7); exit(); }
 	usdt:$PWD/$sdt:a64sdt:tick { @ticks = count(); }" >"$tmp/sdt.bt" 2>&1 &
 bt=$!
-timeout 300 tail --pid=$bt -f /dev/null
+timeout 600 tail --pid=$bt -f /dev/null
 kill $bt 2>/dev/null
 want="E -128 255 -32768 65535 -2147483648 4294967295 h\xc3\xa9llo arm64 -9223372036854775808"
 check static_d_probe_eight_arguments_extremes_and_string_by_path \
@@ -97,26 +97,33 @@ if ! wait_for "$tmp/py.out" 60 '^sema 0$'; then
 	fail python_extension_loads "$(cat "$tmp/py.out")"
 else
 	pass python_extension_loads
-	read -r _ prov fbtp rt < <(grep '^PATHS ' "$tmp/py.out")
+	set -- $(grep '^PATHS ' "$tmp/py.out")
+	prov=$2 fbtp=$3 rt=$4
 	pyexe=$(readlink -f /proc/$py/exe)
 	bpftrace -p $py -e "
-	usdt:$prov:pya64:every /@e == 0/ { @e = 1; printf(\"E %d %d %d %ld %u %u %u %lu %s %s %ld\\n\",
-		arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, str(arg8), str(arg9), arg10); }
+	usdt:$prov:pya64:every /@e == 0/ { @e = 1; printf(\"E %d %d %d %ld %u %u %u %lu\\n\",
+		arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7); }
+	usdt:$prov:pya64:texts /@t == 0/ { @t = 1; printf(\"T %s %s %ld %ld\\n\",
+		str(arg0), str(arg1), arg2, arg3); }
 	usdt:$fbtp:pya64fbt:work__entry /@f == 0/ { @f = 1; printf(\"F %s %s %d %s\\n\",
 		str(arg1), str(arg0), arg3, str(arg4)); }
 	usdt:$rt:python:instance__new__start /@i == 0 && str(arg0) == \"Widget\"/ { @i = 1;
 		printf(\"I %s %s\\n\", str(arg0), str(arg1)); }
 	usdt:$pyexe:python:function__entry /@g == 0 && str(arg1) == \"work\"/ { @g = 1;
 		printf(\"G %s %d\\n\", str(arg1), arg2); }
-	interval:ms:200 { if (@e && @f && @i && @g) { exit(); } }" >"$tmp/py.bt" 2>&1 &
+	interval:ms:200 { if (@e && @t && @f && @i && @g) { exit(); } }" >"$tmp/py.bt" 2>&1 &
 	bt=$!
-	timeout 400 tail --pid=$bt -f /dev/null
+	timeout 900 tail --pid=$bt -f /dev/null
 	kill -INT $bt 2>/dev/null; sleep 2; kill $bt 2>/dev/null
 	out=$(cat "$tmp/py.bt")
 	sed 's/^/# py.bt: /' "$tmp/py.bt" | head -n 20
 	sed 's/^/# py.out: /' "$tmp/py.out" | head -n 20
-	want="E -128 -32768 -2147483648 -9223372036854775808 255 65535 4294967295 18446744073709551615 h\xc3\xa9llo arm64 raw bytes 9223372036854775807"
-	check python_dynamic_probe_every_type_by_pid 'grep -qF "$(printf "$want")" <<<"$out"' "bpftrace: $out"
+	want="E -128 -32768 -2147483648 -9223372036854775808 255 65535 4294967295 18446744073709551615"
+	check python_dynamic_probe_every_integer_type_at_its_extremes_by_pid \
+		'grep -qxF "$want" <<<"$out"' "bpftrace: $out"
+	want="T h\xc3\xa9llo arm64 raw bytes 9223372036854775807 -1"
+	check python_dynamic_probe_str_bytes_and_int_by_pid \
+		'grep -qxF "$(printf "$want")" <<<"$out"' "bpftrace: $out"
 	check python_fbt_entry_carries_name_module_and_args \
 		"grep -qE '^F work __main__ [0-9]+ n=21, tag=.x.\$' <<<\"\$out\"" "bpftrace: $out"
 	check python_runtime_instance_probe_names_the_class \
