@@ -25,8 +25,8 @@ static const unsigned char ta_nop1_stub[] = { 0x90, 0xc3 };
 #define TA_HAS_NOP5 1
 #elif defined(__aarch64__)
 /* AAPCS64: eight argument registers; the return address is in x30, so the
- * ninth argument is at [sp, 0]. Written with an explicit 0: bcc before 0.31
- * reads "[sp]" as the register, not the memory (iovisor/bcc#5034). */
+ * ninth argument is at [sp, 0]. Written with an explicit 0: bcc before
+ * iovisor/bcc#5034 (2024) reads "[sp]" as the register, not the memory. */
 static const char *const ta_regs[] = { "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7" };
 #define TA_NREGS 8
 #define TA_STACK_FMT "[sp, %d]"

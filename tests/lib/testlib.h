@@ -145,7 +145,7 @@ static inline bool tl_no_tracer_level(void)
 		char tl_m_[1900];                                                   \
 		snprintf(tl_m_, sizeof(tl_m_), __VA_ARGS__);                        \
 		if (tl_no_tracer_level())                                           \
-			tl_report('D', "needs a tracer: %s", tl_m_);                \
+			tl_report('D', "needs a tracer, none at this level (%s)", tl_m_); \
 		if (tl_in_ci())                                                     \
 			tl_report('F', "tracer test cannot skip in CI: %s", tl_m_); \
 		tl_report('S', "%s", tl_m_);                                        \
