@@ -43,7 +43,9 @@ static const char *const aarch64_regs[] = { "x0", "x1", "x2", "x3", "x4", "x5", 
 static const struct usdt__arch host_arch = {
 	.name = "aarch64",
 	.e_machine = EM_AARCH64,
-	.page_size = 0x10000, /* the largest page size aarch64 kernels use */
+	/* The largest page size arm64 kernels use: aligned to it, one image maps
+	 * on 4K, 16K and 64K kernels alike. */
+	.page_size = 0x10000,
 	.stub_nop5 = NULL,
 	.stub_nop5_len = 0,
 	.stub_nop1 = aarch64_nop1,
@@ -52,6 +54,9 @@ static const struct usdt__arch host_arch = {
 	.default_site = USDT_SITE_NOP1,
 	.nregs = 8,
 	.regs = aarch64_regs,
+	/* gcc's <sys/sdt.h> writes the first slot "[sp]"; bcc before
+	 * iovisor/bcc#5034 (2024) reads a bare [reg] as the register itself, so
+	 * the offset is always written. */
 	.stack_fmt = "[sp, %u]",
 	.stack_first = 0, /* the return address is in x30, not on the stack */
 };

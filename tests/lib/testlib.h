@@ -8,7 +8,11 @@
  *   SKIP <file>:<name>: <why>
  * CHECK(cond) fails the test and returns; SKIP_TEST(why) skips it;
  * SKIP_TRACER(why) skips a test that needs a tracer, and fails it when
- * CI=true, because CI must run every tracer test for real.
+ * CI=true, because CI must run every tracer test for real. At a level that
+ * runs no tracer by design (USDT_TEST_NO_TRACER=1: the arm64 tests under
+ * user-mode emulation, where a host tracer cannot patch emulated code) such a
+ * test prints "DEFER <file>:<name>: <why>" instead: neither passed nor
+ * skipped, but left for the level that has one (tests/aarch64).
  * Each test runs in a forked child so a crash fails one test, not the file.
  */
 #ifndef USDT_TESTLIB_H
@@ -40,7 +44,7 @@ struct tl_test {
 #define TL_MAX_TESTS 256
 static struct tl_test tl_tests[TL_MAX_TESTS];
 static int tl_ntests;
-static int tl_status_fd = -1; /* child -> parent: 'P', 'F'+msg, 'S'+msg */
+static int tl_status_fd = -1; /* child -> parent: 'P', 'F'+msg, 'S'+msg, 'D'+msg */
 
 static void tl_register(const char *name, void (*fn)(void))
 {
@@ -129,10 +133,19 @@ static inline int tl_scaled(int n)
 	return tl_under_valgrind() && n >= 10 ? n / 10 : n;
 }
 
+/* This level runs no tracer by design; see SKIP_TRACER. */
+static inline bool tl_no_tracer_level(void)
+{
+	const char *v = getenv("USDT_TEST_NO_TRACER");
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 #define SKIP_TRACER(...)                                                            \
 	do {                                                                        \
 		char tl_m_[1900];                                                   \
 		snprintf(tl_m_, sizeof(tl_m_), __VA_ARGS__);                        \
+		if (tl_no_tracer_level())                                           \
+			tl_report('D', "needs a tracer, none at this level (%s)", tl_m_); \
 		if (tl_in_ci())                                                     \
 			tl_report('F', "tracer test cannot skip in CI: %s", tl_m_); \
 		tl_report('S', "%s", tl_m_);                                        \
@@ -193,6 +206,8 @@ static int tl_main(const char *file, int argc, char **argv)
 			failed++;
 		} else if (buf[0] == 'P') {
 			printf("PASS %s:%s\n", base, tl_tests[i].name);
+		} else if (buf[0] == 'D') {
+			printf("DEFER %s:%s: %s\n", base, tl_tests[i].name, buf + 1);
 		} else if (buf[0] == 'S') {
 			printf("SKIP %s:%s: %s\n", base, tl_tests[i].name, buf + 1);
 		} else {

@@ -31,6 +31,10 @@ static inline bool tr_have(const char *prog)
 	 * translation) and a hit traps: no tracer there (tests/san/valgrind.sh). */
 	if (getenv("USDT_UNDER_VALGRIND"))
 		return false;
+	/* A level without tracers (testlib.h: USDT_TEST_NO_TRACER). */
+	const char *none = getenv("USDT_TEST_NO_TRACER");
+	if (none && *none && strcmp(none, "0") != 0)
+		return false;
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
 	return system(cmd) == 0;
@@ -95,10 +99,20 @@ static inline bool tr_pump(struct tracer *t, int ms)
 	return n < 0;
 }
 
+/* How many times slower than this machine the tests run: full-system
+ * emulation (tests/aarch64/guest.sh) sets USDT_TEST_TIME_SCALE, since there a
+ * tracer takes tens of seconds to start. Every wait below is scaled by it. */
+static inline double tr_time_scale(void)
+{
+	const char *v = getenv("USDT_TEST_TIME_SCALE");
+	double f = v ? atof(v) : 1.0;
+	return f >= 1.0 ? f : 1.0;
+}
+
 /* Wait until the output contains needle; false on timeout or exit. */
 static inline bool tr_wait_for(struct tracer *t, const char *needle, double seconds)
 {
-	double end = tr_now() + seconds;
+	double end = tr_now() + seconds * tr_time_scale();
 	while (!strstr(t->out, needle)) {
 		if (tr_now() > end || !tr_pump(t, 50))
 			return strstr(t->out, needle) != NULL;
@@ -110,7 +124,7 @@ static inline bool tr_wait_for(struct tracer *t, const char *needle, double seco
  * seconds); collect all output. Returns its exit status or -1. */
 static inline int tr_finish(struct tracer *t, double seconds)
 {
-	double end = tr_now() + seconds;
+	double end = tr_now() + seconds * tr_time_scale();
 	int st = 0;
 	bool sent_int = false;
 	for (;;) {
@@ -125,7 +139,7 @@ static inline int tr_finish(struct tracer *t, double seconds)
 		if (tr_now() > end) {
 			kill(t->pid, sent_int ? SIGKILL : SIGINT);
 			sent_int = true;
-			end = tr_now() + 5;
+			end = tr_now() + 5 * tr_time_scale();
 		}
 	}
 	while (tr_pump(t, 50) && t->len < sizeof(t->out) - 1) {
@@ -158,7 +172,7 @@ static inline void tr_stop(struct tracer *t)
 /* Wait until *sema becomes non-zero (or zero when want_zero). */
 static inline bool tr_wait_sema(const volatile unsigned short *sema, bool want_zero, double seconds)
 {
-	double end = tr_now() + seconds;
+	double end = tr_now() + seconds * tr_time_scale();
 	while ((*sema != 0) == want_zero) {
 		if (tr_now() > end)
 			return false;

@@ -4,6 +4,7 @@
  */
 #include <malloc.h>
 
+#include "arch.h"
 #include "testlib.h"
 #include "tracer.h"
 #include "usdt.h"
@@ -163,7 +164,9 @@ TEST(lookups_and_getters)
 	CHECK_EQ_INT(usdt_probe_arg_type(a, 0), USDT_INT8);
 	CHECK_EQ_INT(usdt_probe_arg_type(a, 1), USDT_UINT64);
 	CHECK_EQ_INT(usdt_probe_arg_type(a, 2), USDT_TYPE_NONE);
-	CHECK_STREQ(usdt_probe_arg_spec(a), "-1@%rdi 8@%rsi");
+	char want[64];
+	static const char *const sizes[] = { "-1", "8" };
+	CHECK_STREQ(usdt_probe_arg_spec(a), ta_spec(sizes, 2, want, sizeof(want)));
 	CHECK_STREQ(usdt_provider_name(p), "getters");
 	CHECK(!usdt_provider_is_loaded(p));
 	usdt_provider_free(p);

@@ -7,6 +7,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include "arch.h"
 #include "testlib.h"
 #include "usdt.h"
 
@@ -131,11 +132,14 @@ TEST(notes_describe_every_probe)
 	CHECK_EQ_INT(o.nnotes, 3);
 	CHECK_STREQ(o.provider[0], "imgtest");
 	CHECK_STREQ(o.name[0], "three");
-	CHECK_STREQ(o.args[0], "-4@%rdi 8@%rsi 8@%rdx");
+	char want[512];
+	static const char *const s3[] = { "-4", "8", "8" };
+	CHECK_STREQ(o.args[0], ta_spec(s3, 3, want, sizeof(want)));
 	CHECK_STREQ(o.name[1], "none");
 	CHECK_STREQ(o.args[1], "");
-	CHECK_STREQ(o.args[2], "-1@%rdi 2@%rsi -1@%rdx 2@%rcx -1@%r8 2@%r9 -1@8(%rsp) 2@16(%rsp) "
-			       "-1@24(%rsp) 2@32(%rsp) -1@40(%rsp) 2@48(%rsp)");
+	/* Registers first, then the stack slots above sp at the stub's entry. */
+	static const char *const s12[] = { "-1", "2", "-1", "2", "-1", "2", "-1", "2", "-1", "2", "-1", "2" };
+	CHECK_STREQ(o.args[2], ta_spec(s12, 12, want, sizeof(want)));
 	for (int i = 0; i < 3; i++) {
 		CHECK(o.pc[i] >= o.text_addr && o.pc[i] < o.text_addr + o.text_size);
 		CHECK(o.sema[i] >= o.probes_addr && o.sema[i] + 2 <= o.probes_addr + o.probes_size);
@@ -157,7 +161,9 @@ TEST(image_is_well_formed_for_tracers)
 	CHECK(o.pt_note_has_build_id);
 	CHECK(o.gnu_stack && !o.stack_exec);
 	CHECK_EQ_INT(o.nload, 3);
-	CHECK_EQ_INT(o.max_align, 4096); /* no 2 MiB holes, congruent segments */
+	/* The architecture's largest page size (64 KiB on arm64: one image maps on
+	 * 4K, 16K and 64K kernels), no 2 MiB holes, congruent segments. */
+	CHECK_EQ_INT(o.max_align, TA_PAGE_ALIGN);
 	CHECK((o.probes_flags & SHF_WRITE) && !(o.probes_flags & SHF_EXECINSTR));
 	CHECK(o.text_flags & SHF_EXECINSTR);
 	CHECK_STREQ(o.soname, "libusdt-wellformed.so");
@@ -182,9 +188,8 @@ TEST(loaded_probe_points_into_the_image)
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	uintptr_t addr = usdt_probe_address(a);
 	CHECK(addr != 0);
-	/* The probe address holds the 5-byte nop of the default site. */
-	const unsigned char nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xc3 };
-	CHECK(!memcmp((void *)addr, nop5, sizeof(nop5)));
+	/* The probe address holds the default site's stub (a 5-byte nop on x86-64). */
+	CHECK(!memcmp((void *)addr, ta_default_stub, sizeof(ta_default_stub)));
 	CHECK_EQ_INT(*usdt_probe_semaphore(a), 0);
 	/* The semaphore lies in this process's mapping of the image file. */
 	FILE *m = fopen("/proc/self/maps", "r");
@@ -208,8 +213,7 @@ TEST(nop1_site_is_selectable)
 	usdt_provider *p = usdt_provider_new_opts("nopone", &o);
 	usdt_probe *a = usdt_probe_new_sig(p, "a", "int");
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
-	const unsigned char nop1[] = { 0x90, 0xc3 };
-	CHECK(!memcmp((void *)usdt_probe_address(a), nop1, 2));
+	CHECK(!memcmp((void *)usdt_probe_address(a), ta_nop1_stub, sizeof(ta_nop1_stub)));
 	usdt_provider_free(p);
 }
 

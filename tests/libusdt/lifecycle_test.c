@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "arch.h"
 #include "testlib.h"
 #include "tracer.h"
 #include "usdt.h"
@@ -121,8 +122,8 @@ TEST(tampered_image_is_replaced_not_trusted)
 	p = make("tamper", &o);
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	CHECK_STREQ(usdt_provider_path(p), path);
-	const unsigned char nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-	CHECK(!memcmp((void *)usdt_probe_address(usdt_provider_probe(p, "ev")), nop5, 5));
+	CHECK(!memcmp((void *)usdt_probe_address(usdt_provider_probe(p, "ev")), ta_default_stub,
+		      sizeof(ta_default_stub)));
 	struct stat st;
 	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0444);
 	usdt_provider_free(p);
