@@ -6,7 +6,8 @@
 #   make test-aarch64   user-mode level (qemu-aarch64-static; no tracer) and
 #                       full-system level (Debian's arm64 kernel under
 #                       qemu-system-aarch64, bpftrace and gdb), one summary line
-# `make test` runs the user-mode level through tests/aarch64/usermode_test.sh.
+# `make test` runs both: tests/aarch64/usermode_test.sh, then vm_test.sh (the
+# full-system level, about 2.5 minutes), so it needs `make aarch64` first.
 BUILD_A64 ?= build-a64
 CROSS     ?= aarch64-linux-gnu-
 HOST_BUILD ?= build
@@ -19,6 +20,8 @@ aarch64-deps: deps
 aarch64: aarch64-deps $(BUILD)/bin/usdt-gen
 	$(MAKE) CC=$(CROSS)gcc AR=$(CROSS)ar BUILD=$(BUILD_A64) HOST_BUILD=$(BUILD) \
 		lib tools tests aarch64-extras
+
+EXTRA_TEST_DEPS += aarch64
 
 test-aarch64: all aarch64
 	BUILD=$(BUILD) BUILD_A64=$(BUILD_A64) tests/aarch64/run-levels
