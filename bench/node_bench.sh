@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/node_bench.sh - BENCH lines of the usdt Node.js addon and of
-# dtrace-provider: see bench/node_bench.js. Needs the addon (make node).
+# dtrace-provider (bench/node_bench.js), and of node's own `node` provider,
+# usdt/runtime (bench/node_runtime_bench.js). Needs the addon (make node).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -10,3 +11,4 @@ command -v node >/dev/null || { echo "node_bench: node missing" >&2; exit 1; }
 export USDT_DIR=$(mktemp -d /tmp/usdt-bench.XXXXXX)
 trap 'rm -rf "$USDT_DIR"' EXIT
 node bench/node_bench.js
+node bench/node_runtime_bench.js

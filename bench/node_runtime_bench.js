@@ -14,7 +14,7 @@
 //                                  -> GC callbacks installed (median of 15)
 //   node.runtime_idle_cpu_ms_per_s CPU time per second of an idle process,
 //                                  enabled minus not enabled (the watcher)
-// Ratios over 3 processes of 10 turns. Run by bench/node_runtime_bench.sh.
+// Ratios over 3 processes of 10 turns. Run by bench/node_bench.sh.
 const http = require('http');
 const { fork } = require('child_process');
 const path = require('path');
