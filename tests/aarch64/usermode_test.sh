@@ -60,4 +60,4 @@ for t in $(find "$BUILD_A64"/tests -type f -name '*_test' -perm -u+x | sort); do
 	fi
 done
 mv "$list.new" "$list"
-echo "# aarch64-user: $deferred tests need a tracer and are left for the full-system level"
+echo "# aarch64-user: $deferred tests need a tracer or the real kernel and are left for the full-system level"
