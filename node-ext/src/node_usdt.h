@@ -17,6 +17,12 @@
 extern "C" {
 #endif
 
+/* A function property as plain assignment makes one (writable, enumerable,
+ * configurable), for tables given to napi_define_properties. */
+#define NU_PLAIN_PROPERTY \
+	((napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable))
+#define NU_FN(name, cb) { name, NULL, cb, NULL, NULL, NULL, NU_PLAIN_PROPERTY, NULL }
+
 /* The usdt_probe behind a JS Probe (from provider.probe() or a .d provider).
  * The probe stays valid while the JS Probe object is reachable (it holds its
  * Provider). Returns 0, or -EINVAL (a TypeError is then pending in env) when

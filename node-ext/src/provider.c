@@ -343,26 +343,19 @@ static napi_value probe_state(napi_env env, napi_callback_info info)
 
 napi_status nu_provider_init(napi_env env, napi_value exports)
 {
-	static const struct {
-		const char *name;
-		napi_callback cb;
-	} fns[] = {
-		{ "create", create },       { "fromD", from_d },         { "fromDFile", from_d_file },
-		{ "addProbe", add_probe },  { "probeInfo", probe_info }, { "bindProbe", bind_probe },
-		{ "count", count },         { "load", load },            { "unload", unload },
-		{ "state", state },         { "probeState", probe_state }, { "watch", nu_watch },
-		{ "unwatch", nu_unwatch },  { "setDispatch", nu_set_dispatch },
+	static const napi_property_descriptor fns[] = {
+		NU_FN("create", create),       NU_FN("fromD", from_d),
+		NU_FN("fromDFile", from_d_file), NU_FN("addProbe", add_probe),
+		NU_FN("probeInfo", probe_info), NU_FN("bindProbe", bind_probe),
+		NU_FN("count", count),         NU_FN("load", load),
+		NU_FN("unload", unload),       NU_FN("state", state),
+		NU_FN("probeState", probe_state), NU_FN("watch", nu_watch),
+		NU_FN("unwatch", nu_unwatch),  NU_FN("setDispatch", nu_set_dispatch),
 	};
-	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-		napi_value f;
-		napi_status st = napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb,
-						      NULL, &f);
-		if (st == napi_ok)
-			st = napi_set_named_property(env, exports, fns[i].name, f);
-		if (st != napi_ok)
-			return st;
-	}
+	napi_status st = napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
+	if (st != napi_ok)
+		return st;
 	napi_value v;
-	napi_status st = napi_create_uint32(env, USDT_MAX_ARGS, &v);
+	st = napi_create_uint32(env, USDT_MAX_ARGS, &v);
 	return st == napi_ok ? napi_set_named_property(env, exports, "MAX_ARGS", v) : st;
 }

@@ -333,15 +333,24 @@ napi_value js_gc(napi_env env, napi_callback_info info)
 	return make_bool(env, gc_isolate != nullptr);
 }
 
+/* The probe at index if it takes argc arguments and is traced now, else -1
+ * (a bad index leaves its TypeError pending). */
+int traced_probe(napi_env env, napi_value index, size_t argc)
+{
+	int i;
+	if (!prov || !probe_index(env, index, &i) || probe_argc[i] != argc ||
+	    !usdt_probe_enabled(probes[i]))
+		return -1;
+	return i;
+}
+
 /* fire4(index, remote, port, fd): conn, remote, port, fd. */
 napi_value js_fire4(napi_env env, napi_callback_info info)
 {
 	napi_value argv[4];
 	get_args(env, info, 4, argv);
-	int i;
-	if (!prov || !probe_index(env, argv[0], &i))
-		return undefined(env);
-	if (probe_argc[i] != 4 || !usdt_probe_enabled(probes[i]))
+	int i = traced_probe(env, argv[0], 4);
+	if (i < 0)
 		return undefined(env);
 	char rbuf[256], *rheap = nullptr;
 	const char *remote = utf8(env, argv[1], rbuf, sizeof(rbuf), &rheap);
@@ -357,10 +366,8 @@ napi_value js_fire7(napi_env env, napi_callback_info info)
 {
 	napi_value argv[6];
 	get_args(env, info, 6, argv);
-	int i;
-	if (!prov || !probe_index(env, argv[0], &i))
-		return undefined(env);
-	if (probe_argc[i] != 7 || !usdt_probe_enabled(probes[i]))
+	int i = traced_probe(env, argv[0], 7);
+	if (i < 0)
 		return undefined(env);
 	char rbuf[256], mbuf[64], ubuf[2048], *rh = nullptr, *mh = nullptr, *uh = nullptr;
 	const char *remote = utf8(env, argv[1], rbuf, sizeof(rbuf), &rh);
@@ -443,23 +450,15 @@ void cleanup(void *env)
 
 extern "C" napi_value usdt_node_runtime_init(napi_env env, napi_value exports)
 {
-	static const struct {
-		const char *name;
-		napi_callback fn;
-	} fns[] = {
-		{ "enable", js_enable }, { "disable", js_disable }, { "traced", js_traced },
-		{ "gc", js_gc },         { "fire4", js_fire4 },     { "fire7", js_fire7 },
-		{ "state", js_state },   { "force", js_force },     { "trapped", js_trapped },
+	static const napi_property_descriptor fns[] = {
+		NU_FN("enable", js_enable), NU_FN("disable", js_disable), NU_FN("traced", js_traced),
+		NU_FN("gc", js_gc),         NU_FN("fire4", js_fire4),     NU_FN("fire7", js_fire7),
+		NU_FN("state", js_state),   NU_FN("force", js_force),     NU_FN("trapped", js_trapped),
 	};
 	napi_value rt;
-	if (napi_create_object(env, &rt) != napi_ok)
+	if (napi_create_object(env, &rt) != napi_ok ||
+	    napi_define_properties(env, rt, sizeof(fns) / sizeof(fns[0]), fns) != napi_ok)
 		return exports;
-	for (const auto &f : fns) {
-		napi_value v;
-		if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok ||
-		    napi_set_named_property(env, rt, f.name, v) != napi_ok)
-			return exports;
-	}
 	napi_value names;
 	napi_create_array_with_length(env, P_COUNT, &names);
 	for (uint32_t i = 0; i < P_COUNT; i++) {
