@@ -188,8 +188,7 @@ static void rt_apply(bool all_off)
 		}
 		native_entry_installed = want;
 	}
-	if (usdt__rt_slots_in_use())
-		usdt__rt_slots_refresh();
+	usdt__rt_slots_refresh();
 }
 
 /* ---- our thread: told by libusdt's watcher, applies with the GIL --------- */
