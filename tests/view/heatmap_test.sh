@@ -28,14 +28,19 @@ n = float(sys.argv[2])
 band = lambda lo, hi: sum(v for b, v in h.items() if bucket_of(lo) <= b <= bucket_of(hi))
 peak = lambda lo, hi: max([v for b, v in h.items() if bucket_of(lo) <= b <= bucket_of(hi)] or [0])
 one, ten = band(0.9e6, 1.6e6), band(8.5e6, 16e6)
-# Bands: each row's peak well above any row between them (a loaded machine
-# smears a tail off the 1 ms band, never a band of its own).
-p1, p10, between = peak(0.9e6, 1.6e6), peak(8.5e6, 16e6), peak(2.2e6, 7e6)
+# Bands: each row's peak well above the rows between them. A loaded machine
+# (CI running everything) smears a tail off the 1 ms band that thins out
+# towards 10 ms, never a band of its own: every row between stays well below
+# the 1 ms peak, and the rows just under 10 ms (4.5-7 ms) well below the
+# 10 ms peak, whose 10 calls a second are fewer than that tail's first rows.
+p1, p10 = peak(0.9e6, 1.6e6), peak(8.5e6, 16e6)
+between, below10 = peak(2.2e6, 7e6), peak(4.5e6, 7e6)
 bad = []
 if one < 40 * n: bad.append("1 ms band %d calls in %g s" % (one, n))
 if ten < 4 * n: bad.append("10 ms band %d calls in %g s" % (ten, n))
-if between * 2 > p10 or between * 4 > p1:
-    bad.append("a row between the bands has %d calls (peaks: 1 ms %d, 10 ms %d)" % (between, p1, p10))
+if below10 * 2 > p10 or between * 4 > p1:
+    bad.append("a row between the bands has %d calls, %d just under 10 ms (peaks: 1 ms %d, "
+               "10 ms %d)" % (between, below10, p1, p10))
 print("; ".join(bad) or "ok")
 PY
 }
