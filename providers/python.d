@@ -1,12 +1,21 @@
 /*
- * python.d - CPython's `python` provider as CPython main (3.15) declares it
- * (Include/pydtrace.d): names, argument order and types. 3.15 added the
- * module name as function__entry/return's fourth argument and the
- * cfunction__entry/return probes (calls of C functions: the calling code's
- * file and line, the C function's name and module). bcc's ucalls/uflow/ugc
- * read the first three arguments, so they work unchanged. A string that
- * cannot be encoded to UTF-8 arrives as NULL. python-ext restores this
- * provider on interpreters that lack it.
+ * python.d - CPython's `python` provider in its four-argument form, as CPython
+ * main (3.16, Include/pydtrace.d after PR #142397) declares it: names,
+ * argument order and types. Released CPythons declare less:
+ *   3.8-3.15 releases: function__entry/return(filename, funcname, lineno),
+ *     three arguments, no cfunction probes; line only up to 3.11.
+ *     A --with-dtrace build fires them on 3.8-3.11 and 3.15 (3.11's entry only
+ *     while a line probe or trace hook is active, gh-98894); 3.12-3.14 have no
+ *     function or line probes in their notes at all.
+ *   CPython main: adds the module name as function__entry/return's fourth
+ *     argument and the cfunction__entry/return probes (calls of C functions:
+ *     the calling code's file and line, the C function's name and module).
+ * We keep main's superset because tools written for main read arguments 0-3
+ * and the cfunction probes, and every three-argument tool (bcc's ucalls,
+ * uflow, ugc; CPython's own dtracedata scripts) reads only a prefix of it.
+ * python-ext restores what an interpreter lacks and never a probe it has: on
+ * Debian's 3.15 function__entry/return stay the interpreter's own three-
+ * argument ones. A string that cannot be encoded to UTF-8 arrives as NULL.
  */
 provider python {
 	probe function__entry(const char *filename, const char *funcname, int lineno,

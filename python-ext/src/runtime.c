@@ -315,7 +315,6 @@ static int rt_create(void)
 	usdt_provider *p = usdt_provider_new("python");
 	if (!p)
 		return -errno;
-	size_t n = 0;
 	for (int i = 0; i < RT_NPROBES; i++) {
 		if (rt_native[i])
 			continue;
@@ -326,7 +325,6 @@ static int rt_create(void)
 			memset(usdt__rt_probe, 0, sizeof(usdt__rt_probe));
 			return err;
 		}
-		n++;
 	}
 	rt_prov = p;
 	return 0;
