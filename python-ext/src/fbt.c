@@ -226,8 +226,13 @@ static PyObject *hook_desc(void)
 #ifdef USDT_HOOK_MONITORING
 static int tool = -1;
 
-#define LOCAL_EVENTS (USDT_EV_PY_START | USDT_EV_PY_RESUME | USDT_EV_PY_RETURN | USDT_EV_PY_YIELD)
-#define GLOBAL_EVENTS (USDT_EV_PY_UNWIND | USDT_EV_PY_THROW)
+/* Event bits, read from sys.monitoring.events when the tool id is claimed. */
+enum { EV_START, EV_RESUME, EV_RETURN, EV_YIELD, EV_UNWIND, EV_THROW, EV_N };
+static const char *const ev_names[EV_N] = { "PY_START",	 "PY_RESUME", "PY_RETURN",
+					     "PY_YIELD",	 "PY_UNWIND", "PY_THROW" };
+static int ev_bit[EV_N];
+#define LOCAL_EVENTS (ev_bit[EV_START] | ev_bit[EV_RESUME] | ev_bit[EV_RETURN] | ev_bit[EV_YIELD])
+#define GLOBAL_EVENTS (ev_bit[EV_UNWIND] | ev_bit[EV_THROW])
 
 static PyObject *locals_get(void *ctx, Py_ssize_t i, PyObject *name)
 {
@@ -296,15 +301,18 @@ static PyMethodDef cb_defs[] = {
 static int hooks_update(struct fbt_rec *r)
 {
 	if (r->traced && tool < 0) {
+		for (int e = 0; e < EV_N; e++)
+			if ((ev_bit[e] = usdt_mon_event(ev_names[e])) < 0)
+				return -1;
 		int t = usdt_mon_claim("usdt-fbt");
 		if (t < 0)
 			return -1;
-		if (usdt_mon_register(t, USDT_EV_PY_START, &cb_defs[0]) ||
-		    usdt_mon_register(t, USDT_EV_PY_RESUME, &cb_defs[0]) ||
-		    usdt_mon_register(t, USDT_EV_PY_RETURN, &cb_defs[1]) ||
-		    usdt_mon_register(t, USDT_EV_PY_YIELD, &cb_defs[1]) ||
-		    usdt_mon_register(t, USDT_EV_PY_UNWIND, &cb_defs[2]) ||
-		    usdt_mon_register(t, USDT_EV_PY_THROW, &cb_defs[3])) {
+		if (usdt_mon_register(t, ev_bit[EV_START], &cb_defs[0]) ||
+		    usdt_mon_register(t, ev_bit[EV_RESUME], &cb_defs[0]) ||
+		    usdt_mon_register(t, ev_bit[EV_RETURN], &cb_defs[1]) ||
+		    usdt_mon_register(t, ev_bit[EV_YIELD], &cb_defs[1]) ||
+		    usdt_mon_register(t, ev_bit[EV_UNWIND], &cb_defs[2]) ||
+		    usdt_mon_register(t, ev_bit[EV_THROW], &cb_defs[3])) {
 			usdt_mon_release(t);
 			return -1;
 		}

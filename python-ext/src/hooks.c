@@ -190,6 +190,25 @@ int usdt_mon_call(const char *fn, const char *fmt, ...)
 	return 0;
 }
 
+int usdt_mon_event(const char *name)
+{
+	PyObject *sys = PyImport_ImportModule("sys");
+	PyObject *mon = sys ? PyObject_GetAttrString(sys, "monitoring") : NULL;
+	PyObject *evs = mon ? PyObject_GetAttrString(mon, "events") : NULL;
+	PyObject *v = evs ? PyObject_GetAttrString(evs, name) : NULL;
+	long bit = v ? PyLong_AsLong(v) : -1;
+	Py_XDECREF(v);
+	Py_XDECREF(evs);
+	Py_XDECREF(mon);
+	Py_XDECREF(sys);
+	if (bit <= 0 || bit > INT_MAX) {
+		if (!PyErr_Occurred())
+			PyErr_Format(PyExc_RuntimeError, "usdt: bad sys.monitoring event %s", name);
+		return -1;
+	}
+	return (int)bit;
+}
+
 int usdt_mon_claim(const char *name)
 {
 	/* 3 and 4 have no assigned role; 2 is cProfile's, 0/1 debuggers' and
@@ -217,7 +236,9 @@ int usdt_mon_register(int tool, int event, PyMethodDef *def)
 int usdt_mon_release(int tool)
 {
 	int r = usdt_mon_call("set_events", "(ii)", tool, 0);
-	for (int ev = 1; ev <= (1 << 16); ev <<= 1)
+	/* Every event bit the version has: 3.14 added two, its last is BRANCH. */
+	const int last = PY_VERSION_HEX >= 0x030E0000 ? 1 << 18 : 1 << 16;
+	for (int ev = 1; ev <= last; ev <<= 1)
 		if (usdt_mon_call("register_callback", "(iiO)", tool, ev, Py_None))
 			r = -1;
 	if (usdt_mon_call("free_tool_id", "(i)", tool))

@@ -67,14 +67,10 @@ PyObject *usdt_frame_arg(usdt_frame *frame, int i);
 #endif
 
 #ifdef USDT_HOOK_MONITORING
-enum {
-	USDT_EV_PY_START = 1,
-	USDT_EV_PY_RESUME = 2,
-	USDT_EV_PY_RETURN = 4,
-	USDT_EV_PY_YIELD = 8,
-	USDT_EV_PY_UNWIND = 4096,
-	USDT_EV_PY_THROW = 8192,
-};
+/* The bit of sys.monitoring.events.<name> (the numbering moved in 3.14, which
+ * added BRANCH_LEFT/BRANCH_RIGHT before PY_UNWIND and PY_THROW), or -1 with an
+ * exception. */
+int usdt_mon_event(const char *name);
 /* Claim a free tool id (4, 3, 2, 1, 0, 5 in that order). -1 with exception. */
 int usdt_mon_claim(const char *name);
 /* Unregister every callback, clear global events, free the id. */
