@@ -6,9 +6,10 @@ start. rt_calls_prog.py runs one section per family: a call stack
 C function calls (len, math.sqrt, sum), one collection per generation, names
 that cannot be encoded (NULL, the exception intact) and cProfile running
 while cfunction is traced. The cases of CPython's Lib/test/dtracedata
-(call_stack, line, gc, cfunction, unencodable names), as CPython 3.15
+(call_stack, line, gc, cfunction, unencodable names), as CPython main (3.16)
 declares the probes: function and cfunction probes carry the module as a
-fourth argument."""
+fourth argument (test_dtracedata3 checks the three-argument form of 3.8-3.15
+releases)."""
 import json
 import os
 import re
