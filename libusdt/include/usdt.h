@@ -324,13 +324,39 @@ typedef void (*usdt_watch_fn)(usdt_probe *probe, bool enabled, void *ctx);
 
 /* Ask libusdt to tell fn when any probe of prov becomes enabled or disabled.
  * The kernel never notifies a process that it is traced, so a watcher thread
- * reads the semaphores of watched providers (every USDT_POLL_MS, default 5 ms,
- * and at once when a tracer opens the image file). One callback per provider;
- * fn NULL stops watching. The thread exists only while something is watched,
- * and is restarted in a fork()ed child. Changes while unloaded are not
- * reported; unloading reports every enabled probe as disabled.
- * Errors: -ENOMEM, -EAGAIN (thread creation). Thread-safe. */
+ * reads the semaphores of watched providers. It sleeps while nothing is
+ * enabled, woken by a tracer opening the image file (bpftrace, bcc, gdb and
+ * perf probe do; then fn runs within a few ms of the attach), or by a slow
+ * poll every USDT_IDLE_POLL_MS (default 1000 ms) for tracers that open
+ * nothing (perf record on an event made earlier; memfd images): that is the
+ * bound on the callback's delay then. While a probe is enabled it polls every
+ * USDT_POLL_MS (default 5 ms) to see more probes enabled and the tracer
+ * leave. One callback per provider; fn NULL stops watching, and returns once
+ * no callback for prov runs. The thread exists only while something is
+ * watched, and is restarted in a fork()ed child. Changes while unloaded are
+ * not reported; unloading reports every enabled probe as disabled.
+ * Errors: -ENOMEM, -EAGAIN (thread creation), -EMFILE. Thread-safe, also
+ * from a watch callback. */
 USDT_API int usdt_provider_watch(usdt_provider *prov, usdt_watch_fn fn, void *ctx);
+
+/* Called when a watched semaphore goes from zero to non-zero or back. Runs
+ * on libusdt's watcher thread. */
+typedef void (*usdt_semaphore_fn)(const volatile unsigned short *sema, bool enabled, void *ctx);
+
+/* Watch a semaphore that is not one of libusdt's (a static probe's, say
+ * CPython's own python:function__entry from usdt_foreach_probe), with the
+ * same thread and the same wakeups as usdt_provider_watch(), so a binding
+ * need not poll it itself. path names the file the semaphore's probe lives
+ * in (struct usdt_probe_info.path): tracers opening it wake the watcher;
+ * NULL relies on the slow poll alone. fn is told of the state on the first
+ * look if the semaphore is already up. One watch per semaphore: watching it
+ * again replaces fn, ctx and path; fn NULL stops watching it (and returns
+ * once no callback for it runs). The semaphore must stay mapped while
+ * watched.
+ * Errors: -EINVAL sema is NULL, -ENOMEM, -EAGAIN (thread creation).
+ * Thread-safe, also from a watch callback. */
+USDT_API int usdt_semaphore_watch(const volatile unsigned short *sema, const char *path,
+				  usdt_semaphore_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Provider definitions in DTrace .d syntax                            */

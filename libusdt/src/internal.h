@@ -184,9 +184,13 @@ USDT__HIDDEN void usdt__unlock(void);
 typedef int (*usdt__provider_fn)(usdt_provider *prov, void *ctx);
 
 USDT__HIDDEN void usdt__reap_retired(bool all);
+/* When the oldest retired image's grace ends (monotonic ns), 0 if none. */
+USDT__HIDDEN uint64_t usdt__retired_due_ns(void);
 
 /* ---- watch.c ---- */
 USDT__HIDDEN void usdt__watch_forget(usdt_provider *prov);
+/* Wake the watcher to look now (if it runs). Any thread, any lock held. */
+USDT__HIDDEN void usdt__watch_kick(void);
 
 /* Monotonic time in nanoseconds. */
 USDT__HIDDEN uint64_t usdt__now_ns(void);

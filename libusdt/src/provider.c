@@ -600,6 +600,17 @@ void usdt__reap_retired(bool all)
 	close_images(dead);
 }
 
+uint64_t usdt__retired_due_ns(void)
+{
+	uint64_t due = 0;
+	usdt__lock();
+	for (struct usdt__image *img = g_retired; img; img = img->next_retired)
+		if (!due || img->retired_ns + GRACE_NS < due)
+			due = img->retired_ns + GRACE_NS;
+	usdt__unlock();
+	return due;
+}
+
 int usdt_provider_load(usdt_provider *prov)
 {
 	if (!prov)
@@ -630,6 +641,8 @@ int usdt_provider_load(usdt_provider *prov)
 	point_probes(prov, img);
 	usdt__unlock();
 	usdt__meta_load(prov->name, img->public_path);
+	if (prov->watch_fn)
+		usdt__watch_kick(); /* watch the new file, report what is already up */
 	return 0;
 }
 
@@ -660,6 +673,7 @@ int usdt_provider_unload(usdt_provider *prov)
 	prov->last = img;
 	usdt__unlock();
 	usdt__reap_retired(false);
+	usdt__watch_kick(); /* report its probes disabled; reap it after its grace */
 	return 0;
 }
 

@@ -340,6 +340,12 @@ TEST(watch_keeps_working_in_a_forked_child)
 	CHECK_EQ_INT(usdt_provider_watch(p, on_change, &s), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* As a tracer does: read the image, then raise its semaphore. The
+		 * child's new watcher watches the file anew (the parent's inotify
+		 * descriptor is not its own) and wakes on the open. */
+		int fd = open(usdt_provider_path(p), O_RDONLY | O_CLOEXEC);
+		CHECK(fd >= 0);
+		close(fd);
 		fake_attach(ev, 1);
 		double t0 = tr_now();
 		while (!read_seen(&s, true) && tr_now() - t0 < 2)
