@@ -29,7 +29,9 @@ def run_each(script, var, value):
 
 
 def py_tag():
-    """The figure prefix for this interpreter: py3.X, or pydeb for Debian's."""
-    if sys.executable.startswith("/usr/bin/"):
+    """The figure prefix for this interpreter: py3.X, or pydeb for the host's
+    /usr/bin/python3 (Debian's 3.11); the sid root's /usr/bin/python3.14 and
+    python3.15 are py3.14 and py3.15."""
+    if sys.executable == "/usr/bin/python3" and sys.version_info[:2] == (3, 11):
         return "pydeb"
     return "py%d.%d" % sys.version_info[:2]
