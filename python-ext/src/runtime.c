@@ -48,6 +48,7 @@ static const char *family_names[RT_NFAMILIES] = { "function", "instance", "gc", 
 static usdt_provider *rt_prov;
 static bool rt_native[RT_NPROBES];       /* the interpreter defines it */
 static volatile unsigned short *native_entry_sema; /* its function__entry */
+static char native_entry_path[4096];      /* the file it is in, for inotify */
 static bool installed[RT_NFAMILIES], native_entry_installed;
 static PyObject *rt_modules;              /* tuple of str, or NULL: every module */
 static char rt_error[256];
@@ -118,8 +119,10 @@ static int find_native(const struct usdt_probe_info *info, void *ctx)
 		if (strcmp(info->name, rt_defs[i].name))
 			continue;
 		rt_native[i] = true;
-		if (i == RT_FUNC_ENTRY && info->semaphore)
+		if (i == RT_FUNC_ENTRY && info->semaphore) {
 			native_entry_sema = (volatile unsigned short *)info->semaphore;
+			snprintf(native_entry_path, sizeof(native_entry_path), "%s", info->path);
+		}
 	}
 	return 0;
 }
@@ -197,7 +200,6 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static bool thread_on, dirty, stopping;
 static pthread_t thread;
-static unsigned poll_ms = 5;
 /* While a C function sits in per-thread slots, look for slots freed by a
  * profiler or debugger this often. */
 static unsigned refresh_ms = 100;
@@ -210,20 +212,26 @@ static void watch_cb(usdt_probe *probe, bool enabled, void *ctx)
 	pthread_mutex_unlock(&mu);
 }
 
+/* The interpreter's own function__entry (3.11), watched by libusdt's
+ * watcher like our probes: nobody polls it here. */
+static void native_cb(const volatile unsigned short *sema, bool enabled, void *ctx)
+{
+	watch_cb(NULL, enabled, ctx);
+}
+
 static void *thread_main(void *arg)
 {
-	bool native_seen = false;
 	unsigned since_refresh = 0;
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		while (!dirty && !stopping) {
 			/* Read without the GIL: a hint, applied with it. */
 			bool slots = usdt__rt_slots_in_use();
-			if (!native_entry_sema && !slots) {
-				pthread_cond_wait(&cv, &mu);
+			if (!slots) {
+				pthread_cond_wait(&cv, &mu); /* asleep until a tracer comes */
 				continue;
 			}
-			unsigned ms = native_entry_sema ? poll_ms : refresh_ms;
+			unsigned ms = refresh_ms;
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_nsec += ms * 1000000L;
@@ -232,16 +240,8 @@ static void *thread_main(void *arg)
 				ts.tv_nsec -= 1000000000L;
 			}
 			int rc = pthread_cond_timedwait(&cv, &mu, &ts);
-			if (rc == ETIMEDOUT && slots && (since_refresh += ms) >= refresh_ms) {
+			if (rc == ETIMEDOUT && (since_refresh += ms) >= refresh_ms) {
 				since_refresh = 0;
-				dirty = true;
-			}
-			/* The interpreter's own semaphore: nobody watches it but us. */
-			if (!native_entry_sema)
-				continue;
-			bool on = *native_entry_sema != 0;
-			if (on != native_seen) {
-				native_seen = on;
 				dirty = true;
 			}
 		}
@@ -373,6 +373,9 @@ static PyObject *rt_enable(PyObject *self, PyObject *const *args, Py_ssize_t nar
 		return PyErr_SetFromErrno(PyExc_OSError);
 	if (usdt_provider_probe_count(rt_prov) && (err = usdt_provider_watch(rt_prov, watch_cb, NULL)) < 0)
 		return usdt__raise(err, "watch");
+	if (native_entry_sema &&
+	    (err = usdt_semaphore_watch(native_entry_sema, native_entry_path, native_cb, NULL)) < 0)
+		return usdt__raise(err, "watch the interpreter's function__entry");
 	/* A tracer attached before we started (by path to our image, whose
 	 * semaphores the kernel raised as it was mapped, or to the interpreter)
 	 * is served before we return: the program's first line is seen. Our
@@ -389,6 +392,8 @@ static PyObject *rt_disable(PyObject *self, PyObject *unused)
 	if (!rt_prov)
 		Py_RETURN_NONE;
 	usdt_provider_watch(rt_prov, NULL, NULL); /* our callback never takes the GIL */
+	if (native_entry_sema)
+		usdt_semaphore_watch(native_entry_sema, NULL, NULL, NULL);
 	thread_stop();
 	rt_apply(true);
 	if (usdt_provider_is_loaded(rt_prov))
@@ -473,8 +478,11 @@ static PyObject *rt_force(PyObject *self, PyObject *args)
 	if (!s)
 		return PyErr_Format(PyExc_ValueError, "no loaded probe %s", name);
 	__atomic_add_fetch(s, (unsigned short)delta, __ATOMIC_SEQ_CST);
+	/* Apply now, as the watcher would once it looks (after a tracer's open,
+	 * or its slow poll): benchmarks time the hooks, not the watcher. */
 	pthread_mutex_lock(&mu);
-	pthread_cond_signal(&cv); /* a native semaphore is polled: look now */
+	dirty = true;
+	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&mu);
 	Py_RETURN_NONE;
 }
