@@ -1,0 +1,27 @@
+"""An idle process for test_idle.py: with "fbt", one @fbt function; with
+"runtime", the runtime probes. Prints READY <provider path> <1 if
+function__entry is in it>, sleeps until a
+line arrives on stdin, then calls idle_leaf every 10 ms until stdin ends."""
+import sys
+import time
+
+import usdt
+
+
+@usdt.fbt
+def idle_leaf(n):
+    return n + 1
+
+
+ours = 1
+if sys.argv[1] == "runtime":
+    from usdt import _usdt
+    path = usdt.enable_runtime_probes()
+    ours = int("function__entry" in _usdt._rt_state()["probes"])
+else:
+    path = usdt.fbt_provider(idle_leaf).path
+print("READY %s %d" % (path, ours), flush=True)
+sys.stdin.readline()
+while True:
+    idle_leaf(1)
+    time.sleep(0.01)
