@@ -18,7 +18,7 @@
       "defines": [ "_GNU_SOURCE", "NAPI_VERSION=8" ],
       "cflags": [ "-fvisibility=hidden", "-Wno-unused-parameter" ],
       "cflags_c": [ "-std=gnu11" ],
-      "cflags_cc": [ "-std=c++17" ],
+      "cflags_cc": [ "-std=c++20" ],
       "libraries": [ "-ldl", "-lpthread" ],
       "ldflags": [ "-Wl,-z,noexecstack" ]
     }

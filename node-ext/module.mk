@@ -3,7 +3,8 @@
 # $(BUILD)/node/usdt.node, which node-ext/lib/index.js finds from the source
 # tree. `npm install ./node-ext` builds the same sources with node-gyp
 # (binding.gyp) instead. src/*.cc (node-runtime's V8 hooks) are compiled as
-# C++17 and then the addon is linked by the C++ driver.
+# C++20 (V8 13.6, node 24, requires it; node 20's and 22's headers build
+# with it too) and then the addon is linked by the C++ driver.
 NODE_INC   ?= /usr/include/node
 NODE_ADDON := $(BUILD)/node/usdt.node
 NODE_C_SRCS  := $(sort $(wildcard node-ext/src/*.c))
@@ -32,7 +33,7 @@ $(BUILD)/node/obj/%.o: node-ext/src/%.c $(NODE_HDRS)
 
 $(BUILD)/node/obj/%.o: node-ext/src/%.cc $(NODE_HDRS)
 	@mkdir -p $(@D)
-	$(CXX) $(CFLAGS) -std=c++17 -Wall -Wextra -Wno-unused-parameter $(NODE_FLAGS) -c $< -o $@
+	$(CXX) $(CFLAGS) -std=c++20 -Wall -Wextra -Wno-unused-parameter $(NODE_FLAGS) -c $< -o $@
 
 # --exclude-libs: libusdt's symbols stay inside the addon.
 $(NODE_ADDON): $(NODE_OBJS) $(LIB_A)

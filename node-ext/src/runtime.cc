@@ -50,15 +50,20 @@ int pending;                       /* a tsfn call is queued (atomic) */
 v8::Isolate *gc_isolate;           /* set while the GC callbacks are installed */
 
 /* V8 11 (node 20) numbers its GC types 1 scavenge, 2 minor mark-compact,
- * 4 mark-sweep-compact, 8 incremental marking, 16 weak callbacks; node's
+ * 4 mark-sweep-compact, 8 incremental marking, 16 weak callbacks (V8 12.4,
+ * node 22, renamed the second kGCTypeMinorMarkSweep and V8 13, node 24,
+ * dropped the old name: the value, 2 in every version, is what we test, so
+ * one source builds on every line); node's
  * probes carried the older V8's numbering, which bcc's nodegc decodes and
  * node's own scripts expect: 1 scavenge, 2 mark-sweep-compact, 4 incremental
  * marking, 8 weak callbacks. A minor mark-compact (off by default, a young-
  * generation collection like a scavenge) reports as a scavenge. */
+const int gc_type_minor = 2;
+
 int gc_type_flags(v8::GCType t)
 {
 	int f = 0;
-	if (t & (v8::kGCTypeScavenge | v8::kGCTypeMinorMarkCompact))
+	if (t & (v8::kGCTypeScavenge | gc_type_minor))
 		f |= 1;
 	if (t & v8::kGCTypeMarkSweepCompact)
 		f |= 2;
