@@ -1,7 +1,7 @@
 """An idle process for test_idle.py: with "fbt", one @fbt function; with
 "runtime", the runtime probes. Prints READY <provider path> <1 if
 function__entry is in it>, sleeps until a
-line arrives on stdin, then calls idle_leaf every 10 ms until stdin ends."""
+line arrives on stdin, then calls idle_leaf every millisecond until killed."""
 import sys
 import time
 
@@ -24,4 +24,4 @@ print("READY %s %d" % (path, ours), flush=True)
 sys.stdin.readline()
 while True:
     idle_leaf(1)
-    time.sleep(0.01)
+    time.sleep(0.001)

@@ -38,6 +38,7 @@ idle_stop() {
 idle_first_us() {
 	local d=$1 clause=$2
 	shift 2
+	: >"$d/bt"
 	timeout -k 5 30 bpftrace "$@" -e "BEGIN { @t = nsecs; printf(\"READY\\n\"); }
 		$clause { printf(\"FIRST %d\\n\", (nsecs - @t) / 1000); exit(); }" >"$d/bt" 2>&1 &
 	local bt=$! i

@@ -9,7 +9,11 @@
  *                       hit(4242, n) once the watch callback has said it is
  *                       enabled: the watcher decides when the first event
  *                       can come, as it decides when a binding's hooks go
- *                       in. Runs until killed.
+ *                       in. Each time a tracer raises the semaphore it
+ *                       prints "ENABLED sema_to_callback_ms=M": from the
+ *                       semaphore seen up (by this loop, every ms) to the
+ *                       callback, 0 when the callback came first; the
+ *                       watcher's own part of an attach. Runs until killed.
  *   idle_prog direct    the same, but firing on the semaphore itself
  *                       (usdt_probe_enabled), as plain C code does: the
  *                       floor of the attach-to-first-event time, the
@@ -106,12 +110,26 @@ int main(int argc, char **argv)
 	char line[64];
 	if (!fgets(line, sizeof(line), stdin))
 		return 0;
+	bool was_up = false, reported = false;
+	double up_at = 0;
 	for (int64_t n = 1;; n++) {
+		bool up = usdt_probe_enabled(hit);
+		if (up && !was_up)
+			up_at = now_s();
+		reported &= up;
+		was_up = up;
 		pthread_mutex_lock(&mu);
-		bool en = direct ? usdt_probe_enabled(hit) : enabled;
+		bool en = direct ? up : enabled;
+		double cb_at = changed_at;
 		pthread_mutex_unlock(&mu);
 		if (en)
 			usdt_probe_fire2(hit, 4242, (uint64_t)n);
+		if (!direct && up && en && !reported) {
+			double ms = (cb_at - up_at) * 1000;
+			printf("ENABLED sema_to_callback_ms=%.1f\n", ms > 0 ? ms : 0);
+			fflush(stdout);
+			reported = true;
+		}
 		usleep(1000);
 	}
 }
