@@ -31,7 +31,13 @@
  * watcher is not handed to the caller before its thread start is over.
  * So no thread of ours is inside the allocator or the loader when the
  * process forks (an allocator that does not make itself fork-safe, such as
- * GCC 12's AddressSanitizer, would otherwise leave the child's locked).
+ * GCC 12's AddressSanitizer, would otherwise leave the child's locked: the
+ * child's new watcher then blocked in its own thread start, in ASan's
+ * size-class lock, seen with gdb in the old flake of
+ * watch_keeps_working_in_a_forked_child). Callbacks are the exception: they
+ * run without fork_mu, since one may wait for a lock the forking thread
+ * holds (Python's GIL), so one that allocates while another thread forks
+ * is the application's race, as any thread of its own would be.
  */
 #include <errno.h>
 #include <poll.h>
