@@ -11,7 +11,9 @@
  * semaphores through libusdt; nothing is subscribed, patched or hooked until a
  * tracer attaches. Then the hooks of exactly the traced families go in, on the
  * main thread within milliseconds, and come out when the last tracer leaves:
- *   gc__start, gc__done           V8 GC prologue/epilogue callbacks (native)
+ *   gc__start, gc__done           V8 GC prologue/epilogue callbacks, in the GC
+ *                                 part (usdt_gc-abiN.node, one per Node major,
+ *                                 loaded only then; without it one warning)
  *   http__server__request/response  diagnostics_channel http.server.request.start
  *                                 and http.server.response.finish
  *   http__client__request/response  http.client.request.start (fired once the
@@ -46,6 +48,8 @@ const P = {
 };
 
 let rt = null;        // the addon's _runtime functions
+let gcPart;           // the GC part's functions; null: it cannot load (warned once)
+let gcFile = null;    // where it was loaded from, or why not
 let dPath = null;     // where node.d was read from
 let imagePath = null; // set while enabled
 
@@ -58,6 +62,50 @@ function loadNative() {
     throw new Error('usdt: this build of the addon has no node runtime (runtime.cc)');
   rt = binding._runtime;
   return rt;
+}
+
+/* The GC part: V8's C++ API ties it to one Node major, so it is its own
+ * addon, usdt_gc-abi<process.versions.modules>.node beside usdt.node (make
+ * builds one per line; node-gyp builds usdt_gc.node for the node it ran
+ * under), or $USDT_NODE_GC_ADDON. Loaded when a tracer first wants the gc
+ * probes; if it cannot be, the other probes work on and one warning says
+ * why these do not fire. */
+function loadGc() {
+  if (gcPart !== undefined)
+    return gcPart;
+  const abi = process.versions.modules;
+  const dir = path.dirname(require('./index.js').addonPath || '.');
+  const candidates = process.env.USDT_NODE_GC_ADDON ? [path.resolve(process.env.USDT_NODE_GC_ADDON)]
+    : [path.join(dir, `usdt_gc-abi${abi}.node`), path.join(dir, 'usdt_gc.node')];
+  let why = null;
+  for (const file of candidates) {
+    try {
+      gcPart = require(file);
+      gcFile = file;
+      return gcPart;
+    } catch (e) {
+      if (e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(file))
+        continue;
+      why = `${file}: ${e.message}`;
+      break;
+    }
+  }
+  gcPart = null;
+  gcFile = why || `no GC part for node ${process.versions.node} (ABI ${abi}): ${candidates.join(', ')} ` +
+    'not found; build it for this node (make node-gc NODE_INC=<its include/node>, or npm rebuild usdt)';
+  process.emitWarning(`usdt: node:gc__start and node:gc__done will not fire: ${gcFile} ` +
+    '(the http and net probes work)', 'USDTWarning');
+  return null;
+}
+
+function setGc(on) {
+  if (on) {
+    const g = loadGc();
+    if (g)
+      g.install(rt.gcInterface());
+  } else if (gcPart) {
+    gcPart.remove();
+  }
 }
 
 /* providers/node.d: beside the package (a packed copy), else the source tree. */
@@ -163,7 +211,7 @@ const netChannels = [['net.server.socket', guarded(onServerConnection)]];
 const families = {
   gc: {
     probes: [P.GC_START, P.GC_DONE],
-    set: (on) => rt.gc(on),
+    set: setGc,
   },
   httpServer: {
     probes: [P.HTTP_SERVER_REQUEST, P.HTTP_SERVER_RESPONSE],
@@ -248,7 +296,9 @@ function disable() {
 
 /** What is defined and what is hooked right now (for tests and the curious):
  * { enabled, path, definition, traced: [probe names], installed: {gc,
- * httpServer, httpClient, netServer, netEnd}, native: {gc} }. */
+ * httpServer, httpClient, netServer, netEnd}, native: {path, watching, gc,
+ * gcPart} } - gc: the GC callbacks are installed; gcPart: the GC part's
+ * file, or why it could not be loaded (null until first wanted). */
 function state() {
   const traced = [];
   if (rt && imagePath) {
@@ -262,7 +312,8 @@ function state() {
     definition: dPath,
     traced,
     installed: { ...installed },
-    native: rt ? rt.state() : { path: null, gc: false, watching: false },
+    native: { ...(rt ? rt.state() : { path: null, watching: false }),
+      gc: gcPart ? gcPart.installed() : false, gcPart: gcFile },
   };
 }
 
