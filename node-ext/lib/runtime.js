@@ -64,6 +64,28 @@ function loadNative() {
   return rt;
 }
 
+/* Node 24 names its main thread "MainThread" (26: "node-MainThread"), and
+ * on Linux the main thread's name is the process's comm, by which tools find
+ * node processes: bcc's nodestat (ustat -l node) lists only processes whose
+ * comm is "node", as do pgrep node and bpftrace's comm == "node". Those are
+ * the tools this provider is for, so while it is enabled the main thread has
+ * the name of node's executable again, as before 24.
+ * USDT_NODE_KEEP_THREAD_NAME=1 keeps node's own name. */
+let nodeThreadName = null; // node's name for the main thread, while we changed it
+function restoreComm(on) {
+  if (on && nodeThreadName === null && process.env.USDT_NODE_KEEP_THREAD_NAME !== '1') {
+    const exe = path.basename(process.execPath).slice(0, 15);
+    const now = rt.threadName();
+    if (/^(node-)?MainThread$/.test(now) && now !== exe) {
+      rt.threadName(exe);
+      nodeThreadName = now;
+    }
+  } else if (!on && nodeThreadName !== null) {
+    rt.threadName(nodeThreadName);
+    nodeThreadName = null;
+  }
+}
+
 /* The GC part: V8's C++ API ties it to one Node major, so it is its own
  * addon, usdt_gc-abi<process.versions.modules>.node beside usdt.node (make
  * builds one per line; node-gyp builds usdt_gc.node for the node it ran
@@ -279,6 +301,7 @@ function enable() {
     return imagePath;
   loadNative();
   imagePath = rt.enable(readProviderDefinition(), dPath, onChange);
+  restoreComm(true);
   // A tracer attached by path before we started already holds semaphores up:
   // install now, before the program's first request or GC, not a poll later.
   apply(false);
@@ -290,6 +313,7 @@ function disable() {
   if (!imagePath)
     return;
   apply(true);
+  restoreComm(false);
   rt.disable();
   imagePath = null;
 }

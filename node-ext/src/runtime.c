@@ -16,12 +16,13 @@
  * "look again" - JS then reads the semaphores and applies what changed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
+#include <sys/prctl.h>
 
 #include "gc_iface.h"
-#include "node_usdt.h"
+#include "ext.h"
 
 enum {
 	P_HTTP_SERVER_REQUEST,
@@ -385,6 +386,26 @@ static napi_value js_trapped(napi_env env, napi_callback_info info)
 	unsigned char b = a ? *(const volatile unsigned char *)a : 0x90;
 	return make_bool(env, b != 0x0f && b != 0x90);
 }
+/* threadName([name]) -> this thread's name (the process's comm on the main
+ * thread) before the call; with name, sets it. lib/runtime.js gives the main
+ * thread back the name tools look node up by (see there). */
+static napi_value js_thread_name(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], v;
+	char old[16] = "", name[16];
+	size_t len;
+	get_args(env, info, 1, argv);
+	prctl(PR_GET_NAME, old, 0, 0, 0);
+	if (!nu_is_nullish(env, argv[0])) {
+		if (napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len) != napi_ok)
+			return throw_err(env, "ERR_INVALID_ARG_TYPE", "a thread name must be a string");
+		if (prctl(PR_SET_NAME, name, 0, 0, 0) < 0)
+			return throw_usdt(env, -errno, "setting the thread's name");
+	}
+	napi_create_string_utf8(env, old, NAPI_AUTO_LENGTH, &v);
+	return v;
+}
+
 
 static void cleanup(void *env)
 {
@@ -410,6 +431,7 @@ napi_value usdt_node_runtime_init(napi_env env, napi_value exports)
 		NU_FN("enable", js_enable), NU_FN("disable", js_disable), NU_FN("traced", js_traced),
 		NU_FN("gcInterface", js_gc_iface), NU_FN("fire4", js_fire4), NU_FN("fire7", js_fire7),
 		NU_FN("state", js_state),   NU_FN("force", js_force),     NU_FN("trapped", js_trapped),
+		NU_FN("threadName", js_thread_name),
 	};
 	napi_value rt;
 	if (napi_create_object(env, &rt) != napi_ok ||
