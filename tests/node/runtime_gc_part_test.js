@@ -7,7 +7,7 @@
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { assert, test, run, BUILD, USDT } = require('./lib/harness');
+const { assert, test, run, Skip, BUILD, USDT } = require('./lib/harness');
 
 const RT = path.join(USDT, 'lib', 'runtime.js');
 const abi = process.versions.modules;
@@ -46,7 +46,8 @@ function child(gcAddon) {
 test('gc_part_of_another_major_one_warning_http_still_hooks', () => {
   const dir = path.join(BUILD, 'node');
   const other = fs.readdirSync(dir).find((f) => /^usdt_gc-abi\d+\.node$/.test(f) && f !== `usdt_gc-abi${abi}.node`);
-  assert.ok(other, `another major's GC part in ${dir} (make node-lines builds them)`);
+  // A skip, so a failure in CI, where make test builds every line's part.
+  if (!other) throw new Skip(`no other major's GC part in ${dir} (make node-lines builds them)`);
   const res = child(path.join(dir, other));
   assert.strictEqual(res.warnings.length, 1, JSON.stringify(res.warnings));
   const want = `node:gc__start and node:gc__done will not fire: ${path.join(dir, other)}: usdt: this GC part ` +
