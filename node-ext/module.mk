@@ -58,5 +58,5 @@ $(BUILD)/node/usdt_gc-abi%.node: node-ext/gc/gc.cc node-ext/src/gc_iface.h
 
 # Every pinned Node line (fetched into a cache outside the clone) gets its GC part.
 node-lines: $(NODE_ADDON)
-	@scripts/node-lines | while read -r major version dir; do \
+	@lines=$$(scripts/node-lines) && printf '%s\n' "$$lines" | while read -r major version dir; do \
 		$(MAKE) --no-print-directory node-gc NODE_INC=$$dir/include/node || exit 1; done
