@@ -59,7 +59,7 @@ function loadNative() {
   // The same addon lib/index.js loaded (its search: $USDT_NODE_ADDON, ...).
   const { binding } = require('./index.js');
   if (!binding._runtime)
-    throw new Error('usdt: this build of the addon has no node runtime (runtime.cc)');
+    throw new Error('usdt: this build of the addon has no node runtime (src/runtime.c)');
   rt = binding._runtime;
   return rt;
 }
