@@ -261,10 +261,13 @@ const families = {
 };
 const installed = Object.fromEntries(Object.keys(families).map((f) => [f, false]));
 
-/* Make the installed hooks match the semaphores. Runs on the main thread:
- * from enable() at once, and whenever libusdt's watcher reports a change. */
-function apply(allOff) {
-  const mask = allOff ? 0 : rt.traced();
+/* Make the installed hooks match mask. Runs on the main thread: from
+ * enable() at once with the semaphores as they are (a tracer attached by path
+ * before the program started; the watcher's first scan reports them too),
+ * and with what libusdt's watcher has reported whenever it reports a change:
+ * every up it reported is followed by its down, so no hook outlives its
+ * tracer, even one that came and went between two of the watcher's scans. */
+function apply(mask) {
   for (const [name, fam] of Object.entries(families)) {
     const want = fam.probes.some((i) => mask & (1 << i));
     if (want === installed[name])
@@ -281,7 +284,7 @@ function onChange() {
   if (!imagePath)
     return;
   try {
-    apply(false);
+    apply(rt.reported());
   } catch (e) {
     if (!warned)
       process.emitWarning(`usdt: the node provider's hooks: ${e.message}`, 'USDTWarning');
@@ -304,7 +307,7 @@ function enable() {
   restoreComm(true);
   // A tracer attached by path before we started already holds semaphores up:
   // install now, before the program's first request or GC, not a poll later.
-  apply(false);
+  apply(rt.traced());
   return imagePath;
 }
 
@@ -312,7 +315,7 @@ function enable() {
 function disable() {
   if (!imagePath)
     return;
-  apply(true);
+  apply(0);
   restoreComm(false);
   rt.disable();
   imagePath = null;

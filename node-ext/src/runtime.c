@@ -48,6 +48,7 @@ static usdt_provider *prov;
 static usdt_probe *probes[P_COUNT];
 static napi_env owner;                    /* the environment that enabled the provider */
 static napi_threadsafe_function tsfn;     /* "the semaphores changed", to owner's thread */
+static uint32_t reported;         /* probes the watcher last saw up (atomic) */
 static int pending;                       /* a tsfn call is queued (atomic) */
 
 static bool probe_enabled(const usdt_probe *p)
@@ -65,9 +66,20 @@ static struct usdt_node_gc gc_if = {
 };
 
 /* libusdt's watcher thread: one queued call at a time is enough, JS reads
- * every semaphore when it runs. */
+ * the whole reported mask when it runs. JS follows what the watcher saw, not
+ * the semaphores themselves: hooks installed for a semaphore the watcher has
+ * not seen up (a tracer that came and went between two of its scans) would
+ * never get the falling edge that takes them out. */
 static void watch_cb(usdt_probe *probe, bool on, void *ctx)
 {
+	for (int i = 0; i < P_COUNT; i++) {
+		if (probes[i] != probe)
+			continue;
+		if (on)
+			__atomic_or_fetch(&reported, 1u << i, __ATOMIC_ACQ_REL);
+		else
+			__atomic_and_fetch(&reported, ~(1u << i), __ATOMIC_ACQ_REL);
+	}
 	if (__atomic_exchange_n(&pending, 1, __ATOMIC_ACQ_REL))
 		return;
 	if (napi_call_threadsafe_function(tsfn, NULL, napi_tsfn_nonblocking) != napi_ok)
@@ -256,6 +268,8 @@ static napi_value js_disable(napi_env env, napi_callback_info info)
 	if (!prov || !owner_only(env))
 		return undefined(env);
 	usdt_provider_watch(prov, NULL, NULL); /* no callback runs after this */
+	/* A new watch reports every probe up again from its first scan. */
+	__atomic_store_n(&reported, 0, __ATOMIC_RELEASE);
 	if (tsfn) {
 		napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
 		tsfn = NULL;
@@ -276,6 +290,15 @@ static napi_value js_traced(napi_env env, napi_callback_info info)
 				mask |= 1u << i;
 	napi_value v;
 	napi_create_uint32(env, mask, &v);
+	return v;
+}
+
+/* reported() -> bitmask of the probes the watcher has reported up and not
+ * down since: what lib/runtime.js applies on a change. */
+static napi_value js_reported(napi_env env, napi_callback_info info)
+{
+	napi_value v;
+	napi_create_uint32(env, __atomic_load_n(&reported, __ATOMIC_ACQUIRE), &v);
 	return v;
 }
 
@@ -428,7 +451,7 @@ static void cleanup(void *env)
 napi_value usdt_node_runtime_init(napi_env env, napi_value exports)
 {
 	static const napi_property_descriptor fns[] = {
-		NU_FN("enable", js_enable), NU_FN("disable", js_disable), NU_FN("traced", js_traced),
+		NU_FN("enable", js_enable), NU_FN("disable", js_disable), NU_FN("traced", js_traced), NU_FN("reported", js_reported),
 		NU_FN("gcInterface", js_gc_iface), NU_FN("fire4", js_fire4), NU_FN("fire7", js_fire7),
 		NU_FN("state", js_state),   NU_FN("force", js_force),     NU_FN("trapped", js_trapped),
 		NU_FN("threadName", js_thread_name),
