@@ -2,6 +2,11 @@
 // bench/node_bench.js - the usdt addon from JavaScript (run by node_bench.sh).
 //
 //   node.enabled_ns                     `if (probe.enabled)` as JS writes it, untraced
+//   node.enabled_fallback_ns            the same where external buffers are refused (Electron):
+//                                       a native reader per read (USDT_NODE_NO_EXTERNAL_BUFFERS=1),
+//                                       in a run of its own (USDT_BENCH_FALLBACK=1: only
+//                                       the untraced loops, *_fallback_ns, beside the same floors)
+//   node.fire_untraced_fallback_ns      probe.fire(i, 'url') untraced, there
 //   node.fire_untraced_ns               probe.fire(i, 'url') of an untraced (int64, string) probe
 //   node.dtrace_provider_fire_untraced_ns  dtrace-provider's probe.fire(cb, extra), untraced
 //   node.call_native_noop_ns            an N-API function that does nothing: the floor of any native call
@@ -12,6 +17,8 @@
 // Loops run 8 calls per iteration; figures are ns per call including the loop,
 // the minimum over many short turns taken in turns (this VM's speed moves in
 // phases of seconds), all in one process.
+// USDT_BENCH_NODE_TAG names the figures (node22.enabled_ns, ...) when
+// bench/node_lines_bench.sh runs this under each Node line.
 const path = require('path');
 const { spawn } = require('child_process');
 const ROOT = path.resolve(__dirname, '..');
@@ -20,7 +27,15 @@ const d = require(path.join(ROOT, 'node-ext', 'dtrace-provider'));
 
 const app = new Provider(`nodebench${process.pid}`);
 const req = app.probe('request__start', 'int64', 'string');
+// Every probe of a process reads its semaphore the one way or the other:
+// mixing both in one process would make V8's reads of either polymorphic.
+const FALLBACK = process.env.USDT_BENCH_FALLBACK === '1';
+if (FALLBACK) process.env.USDT_NODE_NO_EXTERNAL_BUFFERS = '1';
 app.load();
+const TAG = process.env.USDT_BENCH_NODE_TAG || 'node';
+const FB_NAMES = new Set(['node.enabled_ns', 'node.fire_untraced_ns']);
+const named = (k) => (FALLBACK && FB_NAMES.has(k) ? k.replace(/_ns$/, '_fallback_ns') : k)
+  .replace(/^node\./, `${TAG}.`);
 const dtp = d.createDTraceProvider(`nodebenchdtp${process.pid}`);
 const dp = dtp.addProbe('log-info', 'int', 'char *');
 dtp.enable();
@@ -99,7 +114,14 @@ async function main() {
   // Warm up, so that every loop is optimized before it is timed.
   turns(loops, 20000, 5);
   const best = turns(loops, 250000, 40);
-  for (const [k, v] of Object.entries(best)) console.log(`BENCH ${k} ${v.toFixed(3)} ns`);
+  for (const [k, v] of Object.entries(best)) {
+    if (!FALLBACK || FB_NAMES.has(k) || k.startsWith('node.call_')) console.log(`BENCH ${named(k)} ${v.toFixed(3)} ns`);
+  }
+  if (FALLBACK) {
+    app.unload();
+    dtp.disable();
+    return;
+  }
 
   // Traced: every call traps into the kernel and runs bpftrace's program.
   const bt = bpftrace(`usdt:${app.path}:${app.name}:request__start { @n = count(); }`);
@@ -110,7 +132,7 @@ async function main() {
     floor: loops['node.call_native_noop_ns'],
   }, 2000, 15);
   await bt.stop();
-  console.log(`BENCH node.traced_hit_ns ${traced['node.traced_hit_ns'].toFixed(1)} ns`);
+  console.log(`BENCH ${TAG}.traced_hit_ns ${traced['node.traced_hit_ns'].toFixed(1)} ns`);
 
   // Enable latency: the semaphore rising (seen by polling it from the event
   // loop) to the watch() callback, over a few tracer runs; the median.
@@ -137,7 +159,7 @@ async function main() {
     lat.push(Math.max(0, tWatch - tSema));
   }
   lat.sort((a, b) => a - b);
-  console.log(`BENCH node.enable_latency_ms ${lat[2].toFixed(2)} ms`);
+  console.log(`BENCH ${TAG}.enable_latency_ms ${lat[2].toFixed(2)} ms`);
   app.unload();
   dtp.disable();
   if (sink === 0.5) console.log(sink);

@@ -11,4 +11,5 @@ command -v node >/dev/null || { echo "node_bench: node missing" >&2; exit 1; }
 export USDT_DIR=$(mktemp -d /tmp/usdt-bench.XXXXXX)
 trap 'rm -rf "$USDT_DIR"' EXIT
 node bench/node_bench.js
+USDT_BENCH_FALLBACK=1 node bench/node_bench.js
 node bench/node_runtime_bench.js

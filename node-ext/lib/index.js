@@ -20,15 +20,22 @@
 const path = require('path');
 const util = require('util');
 
+let addonPath = null; // where the addon was found (the runtime's GC part sits beside it)
+
 function loadAddon() {
   // Set explicitly, it is the only candidate.
-  if (process.env.USDT_NODE_ADDON) return require(path.resolve(process.env.USDT_NODE_ADDON));
+  if (process.env.USDT_NODE_ADDON) {
+    addonPath = path.resolve(process.env.USDT_NODE_ADDON);
+    return require(addonPath);
+  }
   const tried = [];
   const candidates = [path.join(__dirname, '..', 'build', 'Release', 'usdt.node'),
                       path.join(__dirname, '..', '..', 'build', 'node', 'usdt.node')];
   for (const file of candidates) {
     try {
-      return require(file);
+      const b = require(file);
+      addonPath = file;
+      return b;
     } catch (err) {
       if (err.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(file)) throw err;
       tried.push(file);
@@ -335,3 +342,4 @@ module.exports = {
 };
 // For the benchmarks and the runtime layer: the raw binding.
 Object.defineProperty(module.exports, 'binding', { value: binding, enumerable: false });
+Object.defineProperty(module.exports, 'addonPath', { value: addonPath, enumerable: false });

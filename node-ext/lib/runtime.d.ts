@@ -21,7 +21,15 @@ export interface RuntimeState {
   /** Probes whose semaphore is up now (a tracer is attached). */
   traced: string[];
   installed: RuntimeHooks;
-  native: { path: string | null; gc: boolean; watching: boolean };
+  native: {
+    path: string | null;
+    watching: boolean;
+    /** The GC part's callbacks are installed (gc__start/gc__done traced). */
+    gc: boolean;
+    /** The GC part's file once loaded, the reason it could not be (then
+     * the gc probes do not fire), or null until a tracer first wants them. */
+    gcPart: string | null;
+  };
 }
 
 /** Define and load the provider (again after disable()); the image path, or

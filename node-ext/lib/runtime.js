@@ -11,7 +11,9 @@
  * semaphores through libusdt; nothing is subscribed, patched or hooked until a
  * tracer attaches. Then the hooks of exactly the traced families go in, on the
  * main thread within milliseconds, and come out when the last tracer leaves:
- *   gc__start, gc__done           V8 GC prologue/epilogue callbacks (native)
+ *   gc__start, gc__done           V8 GC prologue/epilogue callbacks, in the GC
+ *                                 part (usdt_gc-abiN.node, one per Node major,
+ *                                 loaded only then; without it one warning)
  *   http__server__request/response  diagnostics_channel http.server.request.start
  *                                 and http.server.response.finish
  *   http__client__request/response  http.client.request.start (fired once the
@@ -46,6 +48,8 @@ const P = {
 };
 
 let rt = null;        // the addon's _runtime functions
+let gcPart;           // the GC part's functions; null: it cannot load (warned once)
+let gcFile = null;    // where it was loaded from, or why not
 let dPath = null;     // where node.d was read from
 let imagePath = null; // set while enabled
 
@@ -55,9 +59,75 @@ function loadNative() {
   // The same addon lib/index.js loaded (its search: $USDT_NODE_ADDON, ...).
   const { binding } = require('./index.js');
   if (!binding._runtime)
-    throw new Error('usdt: this build of the addon has no node runtime (runtime.cc)');
+    throw new Error('usdt: this build of the addon has no node runtime (src/runtime.c)');
   rt = binding._runtime;
   return rt;
+}
+
+/* Node 24 names its main thread "MainThread" (26: "node-MainThread"), and
+ * on Linux the main thread's name is the process's comm, by which tools find
+ * node processes: bcc's nodestat (ustat -l node) lists only processes whose
+ * comm is "node", as do pgrep node and bpftrace's comm == "node". Those are
+ * the tools this provider is for, so while it is enabled the main thread has
+ * the name of node's executable again, as before 24.
+ * USDT_NODE_KEEP_THREAD_NAME=1 keeps node's own name. */
+let nodeThreadName = null; // node's name for the main thread, while we changed it
+function restoreComm(on) {
+  if (on && nodeThreadName === null && process.env.USDT_NODE_KEEP_THREAD_NAME !== '1') {
+    const exe = path.basename(process.execPath).slice(0, 15);
+    const now = rt.threadName();
+    if (/^(node-)?MainThread$/.test(now) && now !== exe) {
+      rt.threadName(exe);
+      nodeThreadName = now;
+    }
+  } else if (!on && nodeThreadName !== null) {
+    rt.threadName(nodeThreadName);
+    nodeThreadName = null;
+  }
+}
+
+/* The GC part: V8's C++ API ties it to one Node major, so it is its own
+ * addon, usdt_gc-abi<process.versions.modules>.node beside usdt.node (make
+ * builds one per line; node-gyp builds usdt_gc.node for the node it ran
+ * under), or $USDT_NODE_GC_ADDON. Loaded when a tracer first wants the gc
+ * probes; if it cannot be, the other probes work on and one warning says
+ * why these do not fire. */
+function loadGc() {
+  if (gcPart !== undefined)
+    return gcPart;
+  const abi = process.versions.modules;
+  const dir = path.dirname(require('./index.js').addonPath || '.');
+  const candidates = process.env.USDT_NODE_GC_ADDON ? [path.resolve(process.env.USDT_NODE_GC_ADDON)]
+    : [path.join(dir, `usdt_gc-abi${abi}.node`), path.join(dir, 'usdt_gc.node')];
+  let why = null;
+  for (const file of candidates) {
+    try {
+      gcPart = require(file);
+      gcFile = file;
+      return gcPart;
+    } catch (e) {
+      if (e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(file))
+        continue;
+      why = `${file}: ${e.message}`;
+      break;
+    }
+  }
+  gcPart = null;
+  gcFile = why || `no GC part for node ${process.versions.node} (ABI ${abi}): ${candidates.join(', ')} ` +
+    'not found; build it for this node (make node-gc NODE_INC=<its include/node>, or npm rebuild usdt)';
+  process.emitWarning(`usdt: node:gc__start and node:gc__done will not fire: ${gcFile} ` +
+    '(the http and net probes work)', 'USDTWarning');
+  return null;
+}
+
+function setGc(on) {
+  if (on) {
+    const g = loadGc();
+    if (g)
+      g.install(rt.gcInterface());
+  } else if (gcPart) {
+    gcPart.remove();
+  }
 }
 
 /* providers/node.d: beside the package (a packed copy), else the source tree. */
@@ -163,7 +233,7 @@ const netChannels = [['net.server.socket', guarded(onServerConnection)]];
 const families = {
   gc: {
     probes: [P.GC_START, P.GC_DONE],
-    set: (on) => rt.gc(on),
+    set: setGc,
   },
   httpServer: {
     probes: [P.HTTP_SERVER_REQUEST, P.HTTP_SERVER_RESPONSE],
@@ -191,10 +261,13 @@ const families = {
 };
 const installed = Object.fromEntries(Object.keys(families).map((f) => [f, false]));
 
-/* Make the installed hooks match the semaphores. Runs on the main thread:
- * from enable() at once, and whenever libusdt's watcher reports a change. */
-function apply(allOff) {
-  const mask = allOff ? 0 : rt.traced();
+/* Make the installed hooks match mask. Runs on the main thread: from
+ * enable() at once with the semaphores as they are (a tracer attached by path
+ * before the program started; the watcher's first scan reports them too),
+ * and with what libusdt's watcher has reported whenever it reports a change:
+ * every up it reported is followed by its down, so no hook outlives its
+ * tracer, even one that came and went between two of the watcher's scans. */
+function apply(mask) {
   for (const [name, fam] of Object.entries(families)) {
     const want = fam.probes.some((i) => mask & (1 << i));
     if (want === installed[name])
@@ -211,7 +284,7 @@ function onChange() {
   if (!imagePath)
     return;
   try {
-    apply(false);
+    apply(rt.reported());
   } catch (e) {
     if (!warned)
       process.emitWarning(`usdt: the node provider's hooks: ${e.message}`, 'USDTWarning');
@@ -231,9 +304,10 @@ function enable() {
     return imagePath;
   loadNative();
   imagePath = rt.enable(readProviderDefinition(), dPath, onChange);
+  restoreComm(true);
   // A tracer attached by path before we started already holds semaphores up:
   // install now, before the program's first request or GC, not a poll later.
-  apply(false);
+  apply(rt.traced());
   return imagePath;
 }
 
@@ -241,14 +315,17 @@ function enable() {
 function disable() {
   if (!imagePath)
     return;
-  apply(true);
+  apply(0);
+  restoreComm(false);
   rt.disable();
   imagePath = null;
 }
 
 /** What is defined and what is hooked right now (for tests and the curious):
  * { enabled, path, definition, traced: [probe names], installed: {gc,
- * httpServer, httpClient, netServer, netEnd}, native: {gc} }. */
+ * httpServer, httpClient, netServer, netEnd}, native: {path, watching, gc,
+ * gcPart} } - gc: the GC callbacks are installed; gcPart: the GC part's
+ * file, or why it could not be loaded (null until first wanted). */
 function state() {
   const traced = [];
   if (rt && imagePath) {
@@ -262,7 +339,8 @@ function state() {
     definition: dPath,
     traced,
     installed: { ...installed },
-    native: rt ? rt.state() : { path: null, gc: false, watching: false },
+    native: { ...(rt ? rt.state() : { path: null, watching: false }),
+      gc: gcPart ? gcPart.installed() : false, gcPart: gcFile },
   };
 }
 

@@ -1,6 +1,6 @@
 /*
  * node_usdt.h - the C interface of the `usdt` Node.js addon, for the code
- * linked into the same addon (node-ext/src/runtime*.c(c)).
+ * linked into the same addon (node-ext/src/runtime.c).
  *
  * Node-API version 8 (Node 18+): type tags tell Probe objects from others.
  */
@@ -30,7 +30,7 @@ extern "C" {
 int usdt_node_probe_from_value(napi_env env, napi_value v, usdt_probe **out);
 
 /* Called once per environment (main thread and each worker) at the end of
- * the addon's init; node-runtime defines it in src/runtime*.c(c). The weak
+ * the addon's init; node-runtime defines it in src/runtime.c. The weak
  * default in addon.c returns exports unchanged. */
 napi_value usdt_node_runtime_init(napi_env env, napi_value exports);
 

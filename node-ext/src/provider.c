@@ -8,6 +8,12 @@
  * after unload's grace period (or at free), so lib/index.js points every
  * probe at a zero array before it calls unload(), and keeps the views
  * private: JS never holds a view of memory that can go away.
+ *
+ * Where external ArrayBuffers are refused (napi_no_external_buffers_allowed:
+ * Electron and other V8 sandbox builds), load() hands back, instead of the
+ * view, an object whose "0" is a native getter reading the semaphore: JS
+ * reads it exactly as it reads a view, at the price of a call.
+ * USDT_NODE_NO_EXTERNAL_BUFFERS=1 forces that path (for its test).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -266,7 +272,36 @@ static napi_value count(napi_env env, napi_callback_info info)
 	return r;
 }
 
-/* load(self) -> [Uint16Array over each probe's semaphore] */
+/* The "0" of a fallback view: the semaphore of the probe in data. */
+static napi_value sema_get(napi_env env, napi_callback_info info)
+{
+	void *data;
+	napi_value v;
+	NU_CALL(env, napi_get_cb_info(env, info, NULL, NULL, NULL, &data));
+	NU_CALL(env, napi_create_uint32(env, *usdt_probe_semaphore(data), &v));
+	return v;
+}
+
+static napi_status sema_view(napi_env env, usdt_probe *p, bool external_ok, napi_value *view)
+{
+	if (external_ok) {
+		napi_value ab;
+		void *sema = (void *)(uintptr_t)usdt_probe_semaphore(p);
+		napi_status st = napi_create_external_arraybuffer(env, sema, sizeof(unsigned short),
+								   NULL, NULL, &ab);
+		if (st == napi_ok)
+			return napi_create_typedarray(env, napi_uint16_array, 1, ab, 0, view);
+		if (st != napi_no_external_buffers_allowed)
+			return st;
+	}
+	/* The semaphore pointer moves on load and unload; this object lives
+	 * only while loaded (lib/index.js drops it before unload). */
+	napi_property_descriptor d = { "0", NULL, NULL, sema_get, NULL, NULL, napi_enumerable, p };
+	napi_status st = napi_create_object(env, view);
+	return st == napi_ok ? napi_define_properties(env, *view, 1, &d) : st;
+}
+
+/* load(self) -> [a Uint16Array over each probe's semaphore, or the fallback] */
 static napi_value load(napi_env env, napi_callback_info info)
 {
 	ARGS(1);
@@ -277,15 +312,13 @@ static napi_value load(napi_env env, napi_callback_info info)
 		return nu_throw_usdt(env, err, what);
 	}
 	size_t n = usdt_provider_probe_count(np->prov);
+	const char *force = getenv("USDT_NODE_NO_EXTERNAL_BUFFERS");
+	bool external_ok = !(force && strcmp(force, "1") == 0);
 	napi_value r;
 	NU_CALL(env, napi_create_array_with_length(env, n, &r));
 	for (size_t i = 0; i < n; i++) {
-		usdt_probe *p = usdt_provider_probe_at(np->prov, i);
-		napi_value ab, view;
-		void *sema = (void *)(uintptr_t)usdt_probe_semaphore(p);
-		NU_CALL(env, napi_create_external_arraybuffer(env, sema, sizeof(unsigned short),
-							      NULL, NULL, &ab));
-		NU_CALL(env, napi_create_typedarray(env, napi_uint16_array, 1, ab, 0, &view));
+		napi_value view;
+		NU_CALL(env, sema_view(env, usdt_provider_probe_at(np->prov, i), external_ok, &view));
 		NU_CALL(env, napi_set_element(env, r, (uint32_t)i, view));
 	}
 	return r;

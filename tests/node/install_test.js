@@ -2,7 +2,8 @@
 // `npm install ./node-ext` as the README gives it: node-gyp builds the addon
 // offline against the installed node's headers (npm_config_nodedir=/usr),
 // from a copy of node-ext and libusdt (so the tree stays clean), and the
-// installed package loads its own build and fires to bpftrace.
+// installed package loads its own build and fires to bpftrace; its runtime
+// provider loads the GC part node-gyp built beside it.
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -18,6 +19,8 @@ test('npm_install_builds_with_node_gyp_offline_and_the_package_works', async () 
     recursive: true, filter: (f) => !/[/\\](build|node_modules)$/.test(f),
   });
   fs.cpSync(path.join(ROOT, 'libusdt'), path.join(src, 'libusdt'), { recursive: true });
+  // usdt/runtime reads the node provider's definition from the tree's providers/.
+  fs.cpSync(path.join(ROOT, 'providers'), path.join(src, 'providers'), { recursive: true });
   const app = path.join(base, 'app');
   fs.mkdirSync(app, { recursive: true });
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
@@ -30,6 +33,17 @@ test('npm_install_builds_with_node_gyp_offline_and_the_package_works', async () 
   // Only the addon's entry points are exported; libusdt stays inside.
   const nm = spawnSync('nm', ['-D', '--defined-only', built], { encoding: 'utf8' }).stdout;
   assert.match(nm, /napi_register_module_v1/);
+  // node-gyp builds the runtime provider's GC part for this node too, and the
+  // installed usdt/runtime loads it (no warning) once gc__start is traced.
+  const gcBuilt = path.join(src, 'node-ext', 'build', 'Release', 'usdt_gc.node');
+  assert.ok(fs.existsSync(gcBuilt), `node-gyp built ${gcBuilt}`);
+  const gcScript = `const rt = require('usdt/runtime'); const w = [];
+    process.on('warning', (x) => w.push(x.message)); rt._force('gc__start', 1);
+    const t = setInterval(() => { if (!rt.state().native.gc) return; clearInterval(t); global.gc();
+      rt._force('gc__start', -1); console.log(JSON.stringify([rt.state().native.gcPart, w])); }, 5);`;
+  const g = spawnSync(process.execPath, ['--expose-gc', '-e', gcScript], { cwd: app, env, encoding: 'utf8', timeout: 60000 });
+  assert.ok(g.stdout.trim(), `the installed runtime never installed its GC callbacks: ${g.stderr}`);
+  assert.deepStrictEqual(JSON.parse(g.stdout.trim()), [fs.realpathSync(gcBuilt), []]);
   const script = `const { Provider } = require('usdt');
     const p = new Provider('installed${process.pid}'); const hit = p.probe('hit', 'int64', 'string'); p.load();
     console.log(p.path); const t = setInterval(() => hit.fire(7, 'from node-gyp ✓'), 10);

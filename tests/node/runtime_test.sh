@@ -56,6 +56,21 @@ else
 	echo "FAIL runtime_bad_definition_warns_and_runs: $(printf '%s' "$out" | tr '\n' '|')"
 fi
 
+# node 24+ names its main thread (the process's comm) MainThread, 26
+# node-MainThread; bcc's nodestat and pgrep find node by comm "node": while the
+# provider is enabled the comm is node's executable's name again, disable()
+# gives node's back, USDT_NODE_KEEP_THREAD_NAME=1 keeps node's throughout.
+comm='require("fs").readFileSync("/proc/self/comm", "utf8").trim()'
+own=$(node -e "console.log($comm)")
+exe=$(basename "$(node -p process.execPath)")
+with=$(node -r "$RT" -e "const c = $comm; require('$RT').disable(); console.log(c, $comm)")
+kept=$(USDT_NODE_KEEP_THREAD_NAME=1 node -r "$RT" -e "console.log($comm)")
+if [ "$with" = "${exe:0:15} $own" ] && [ "$kept" = "$own" ]; then
+	echo "PASS runtime_comm_is_node_while_enabled"
+else
+	echo "FAIL runtime_comm_is_node_while_enabled: node's own '$own'; enabled, then disabled: '$with' (want '${exe:0:15} $own'); kept: '$kept'"
+fi
+
 img=$(node -e "console.log(require('$RT').path())")
 if [ -z "$img" ] || [ ! -f "$img" ]; then
 	echo "FAIL runtime_image_path: no image path ($img)"
