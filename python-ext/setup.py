@@ -36,9 +36,12 @@ def find_libusdt():
     tried = [env_paths["LIBUSDT_SRC"]] if "LIBUSDT_SRC" in env_paths else [
         os.path.join(here, "libusdt"), os.path.normpath(os.path.join(here, "..", "libusdt"))]
     for d in tried:
-        if os.path.isfile(os.path.join(d, "include", "usdt.h")):
+        # Both parts: an sdist missing src/ would otherwise build an extension
+        # that fails at import on libusdt's undefined symbols.
+        if os.path.isfile(os.path.join(d, "include", "usdt.h")) and \
+                glob.glob(os.path.join(d, "src", "*.c")):
             return d
-    raise SystemExit("setup.py: libusdt sources (include/usdt.h) not found in %s; "
+    raise SystemExit("setup.py: libusdt sources (include/usdt.h, src/*.c) not found in %s; "
                      "set LIBUSDT_SRC to a libusdt directory" % " nor ".join(tried))
 
 
