@@ -84,7 +84,6 @@ if "USDT_EXT_BUILD_BASE" in env_paths:
     options["build"] = {"build_base": env_paths["USDT_EXT_BUILD_BASE"]}
 
 
-
 class build_ext_no_rpath(build_ext):
     """Link without the run path an interpreter built with --enable-shared
     puts into its LDSHARED (pyenv's: -Wl,-rpath,<its prefix>/lib): the
@@ -137,8 +136,8 @@ class install_any_layout(install):
 
 
 setup(
-    cmdclass={"build_ext": build_ext_no_rpath, "build_py": build_py_pth, "install": install_any_layout,
-              "sdist": sdist_with_libusdt},
+    cmdclass={"build_ext": build_ext_no_rpath, "build_py": build_py_pth,
+              "install": install_any_layout, "sdist": sdist_with_libusdt},
     options=options,
     packages=["usdt"],
     ext_modules=[ext],

@@ -5,6 +5,7 @@ wheel; the wheel goes into a fresh venv with pip --no-index, and there, away
 from the source tree, an app probe and the runtime probes (turned on by
 usdt-runtime.pth) are traced by real bpftrace and `python -m usdt` runs."""
 import glob
+import json
 import os
 import re
 import subprocess
@@ -162,7 +163,6 @@ class TestInstall(unittest.TestCase):
         """bpftrace sees the app probe and the runtime provider's
         function__entry (USDT_RUNTIME_PROBES=1, read by the installed .pth)."""
         need_bpftrace(self)
-        import json
         env = clean_env()
         env["USDT_RUNTIME_PROBES"] = "1"
         env["USDT_DIR"] = os.path.join(self.tmp.name, "images")
