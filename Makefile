@@ -126,4 +126,4 @@ uninstall:
 	      $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san dist
