@@ -39,7 +39,8 @@ for f in $filters; do
 		tests/run "$f" 2>>"$log")
 	printf '%s\n' "$out" >>"$log"
 	printf '%s\n' "$out" | sed -nE -e 's/^(PASS|FAIL) /\1 sid:/p' \
-		-e 's/^SKIP ([^:]*:[^:]*): ?(.*)/FAIL sid:\1: skipped in the sid level: \2/p'
+		-e 's/^SKIP ([^ ]*): (.*)/FAIL sid:\1: skipped in the sid level: \2/p' \
+		-e 's/^SKIP ([^ ]*)$/FAIL sid:\1: skipped in the sid level/p'
 	printf '%s\n' "$out" | grep -qE '^(PASS|FAIL|SKIP) ' || echo "FAIL sid:$f: no test result"
 	echo "# sid: $f took $(($(date +%s) - s)) s" >>"$log"
 done
