@@ -41,6 +41,7 @@ struct target {
 	const char *path;   /* the file as listed: its path, or for a memfd a descriptor */
 	const char *attach; /* what the bpftrace line names */
 	bool by_pid;        /* the line says -p PID */
+	bool memfd;         /* no file name: say how to attach, once */
 	uintptr_t bias;
 };
 
@@ -147,7 +148,7 @@ static void print_json(const struct usdt__note *n, const struct target *t, const
 
 static int print_probe(const struct usdt__note *n, void *ctx)
 {
-	const struct target *t = ctx;
+	struct target *t = ctx;
 	if (filter_provider && strcmp(filter_provider, n->provider))
 		return 0;
 	struct arg args[12];
@@ -191,6 +192,12 @@ static int print_probe(const struct usdt__note *n, void *ctx)
 	if (json) {
 		print_json(n, t, args, argc, state, line);
 	} else {
+		if (t->memfd) {
+			printf("# %s: no file name (a memfd or deleted file). Attach by this path:\n"
+			       "# bpftrace 0.25+ do not find it through usdt:*:... or bpftrace -l -p.\n",
+			       t->path);
+			t->memfd = false;
+		}
 		printf("%s:%s  (", n->provider, n->name);
 		for (int i = 0; i < argc; i++)
 			printf("%s%s", i ? ", " : "", type_name(args[i].size, n->ptr_size));
@@ -209,7 +216,7 @@ static int list_file(const char *path)
 		return 1;
 	}
 	char real[PATH_MAX];
-	struct target t = { realpath(path, real) ? real : path, NULL, false, 0 };
+	struct target t = { realpath(path, real) ? real : path, NULL, false, false, 0 };
 	t.attach = t.path;
 	int err = usdt__elf_notes_fd(fd, print_probe, &t);
 	close(fd);
@@ -334,7 +341,7 @@ static int list_pid(void)
 		 * file the process's /proc/PID/fd/N (0.25+ skip "(deleted)" mappings,
 		 * so usdt:*:... finds nothing); map_files only without -p (0.17
 		 * attaches nothing with -p there). */
-		struct target t = { p, attach, true, 0 };
+		struct target t = { p, attach, true, gone, 0 };
 		if (!gone) {
 			snprintf(attach, sizeof(attach), "/proc/%d/root%s", pid, p);
 		} else if (have_fd_path) {

@@ -109,11 +109,13 @@ PY
 [ $rc -eq 0 ] && [ "$out" = ok ] && pass json_lists_the_same_probes_with_live_addresses ||
 	fail json_lists_the_same_probes_with_live_addresses "rc $rc: $out $(head -c 300 "$tmp/json")"
 
-# The memfd image: a /proc/PID/fd path; its pasted line, run in the background,
+# The memfd image: a /proc/PID/fd path, and a note that it is to be named so;
+# its pasted line, run in the background,
 # makes the listing say TRACED and prints events.
 "$usdt" list -p clitest $app2 >"$tmp/list2" 2>&1
 line=$(sed -n 's/^    bpftrace //p' "$tmp/list2")
-if grep -qE "^    path /proc/$app2/fd/[0-9]+\$" "$tmp/list2" && [[ $line == "-p $app2 -e 'usdt:/proc/$app2/fd/"* ]]; then
+if grep -qE "^    path /proc/$app2/fd/[0-9]+\$" "$tmp/list2" && [[ $line == "-p $app2 -e 'usdt:/proc/$app2/fd/"* ]] &&
+	grep -qE "^# /proc/$app2/fd/[0-9]+: no file name .*Attach by this path:\$" "$tmp/list2"; then
 	pass memfd_image_gets_a_proc_fd_path
 else
 	fail memfd_image_gets_a_proc_fd_path "$(cat "$tmp/list2")"
