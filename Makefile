@@ -47,7 +47,8 @@ HEADERS  := $(wildcard libusdt/include/*.h)
 
 TOOLS    := $(patsubst libusdt/tools/%.c,$(BUILD)/bin/%,$(wildcard libusdt/tools/*.c))
 C_TESTS  := $(patsubst %.c,$(BUILD)/%,$(shell find tests -name '*_test.c' 2>/dev/null))
-TESTLIB  := tests/lib/testlib.h
+# Every test header: a change to tracer.h must rebuild the tests that use it.
+TESTLIB  := $(wildcard tests/lib/*.h)
 
 .PHONY: all lib tools tests examples python demo test check bench install uninstall clean deps
 all: lib tools examples

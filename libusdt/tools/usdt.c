@@ -38,7 +38,10 @@ static int pid;           /* 0: a file */
 static unsigned listed;
 
 struct target {
-	const char *path;  /* what bpftrace attaches to */
+	const char *path;   /* the file as listed: its path, or for a memfd a descriptor */
+	const char *attach; /* what the bpftrace line names */
+	bool by_pid;        /* the line says -p PID */
+	bool memfd;         /* no file name: say how to attach, once */
 	uintptr_t bias;
 };
 
@@ -145,7 +148,7 @@ static void print_json(const struct usdt__note *n, const struct target *t, const
 
 static int print_probe(const struct usdt__note *n, void *ctx)
 {
-	const struct target *t = ctx;
+	struct target *t = ctx;
 	if (filter_provider && strcmp(filter_provider, n->provider))
 		return 0;
 	struct arg args[12];
@@ -179,16 +182,22 @@ static int print_probe(const struct usdt__note *n, void *ctx)
 		snprintf(vals + strlen(vals), sizeof(vals) - strlen(vals), "%s", v);
 	}
 	char pidopt[32] = "", *line = NULL;
-	if (pid)
+	if (t->by_pid)
 		snprintf(pidopt, sizeof(pidopt), "-p %d ", pid);
 	if (asprintf(&line, "bpftrace %s-e 'usdt:%s:%s:%s { printf(\"%s:%s%s\\n\"%s); }'", pidopt,
-		     t->path, n->provider, n->name, n->name, argc ? " " : "", fmt, vals) < 0) {
+		     t->attach, n->provider, n->name, n->name, argc ? " " : "", fmt, vals) < 0) {
 		fprintf(stderr, "usdt: out of memory\n");
 		exit(1);
 	}
 	if (json) {
 		print_json(n, t, args, argc, state, line);
 	} else {
+		if (t->memfd) {
+			printf("# %s: no file name (a memfd or deleted file). Attach by this path:\n"
+			       "# bpftrace 0.25+ do not find it through usdt:*:... or bpftrace -l -p.\n",
+			       t->path);
+			t->memfd = false;
+		}
 		printf("%s:%s  (", n->provider, n->name);
 		for (int i = 0; i < argc; i++)
 			printf("%s%s", i ? ", " : "", type_name(args[i].size, n->ptr_size));
@@ -207,7 +216,8 @@ static int list_file(const char *path)
 		return 1;
 	}
 	char real[PATH_MAX];
-	struct target t = { realpath(path, real) ? real : path, 0 };
+	struct target t = { realpath(path, real) ? real : path, NULL, false, false, 0 };
+	t.attach = t.path;
 	int err = usdt__elf_notes_fd(fd, print_probe, &t);
 	close(fd);
 	if (err == -ENOEXEC) {
@@ -310,14 +320,14 @@ static int list_pid(void)
 		/* map_files opens the very file mapped, even if deleted or a memfd
 		 * (it needs CAP_SYS_ADMIN); else the path, or for a memfd or deleted
 		 * file a descriptor the process still holds. */
-		char mf[128], attach[PATH_MAX + 32];
+		char mf[128], fdpath[PATH_MAX + 32], attach[PATH_MAX + 64];
 		const char *p = files[k].path;
 		bool gone = strstr(p, " (deleted)") != NULL || !strncmp(p, "/memfd:", 7);
-		bool have_fd_path = gone && fd_path_for(p, attach, sizeof(attach));
+		bool have_fd_path = gone && fd_path_for(p, fdpath, sizeof(fdpath));
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, files[k].xstart, files[k].xend);
 		int fd = open(mf, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			fd = open(have_fd_path ? attach : p, O_RDONLY | O_CLOEXEC);
+			fd = open(have_fd_path ? fdpath : p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EACCES || errno == EPERM) {
 				fprintf(stderr, "usdt: %s: %s\n", p, strerror(errno));
@@ -325,13 +335,26 @@ static int list_pid(void)
 			}
 			continue;
 		}
-		if (!gone)
-			snprintf(attach, sizeof(attach), "%s", p);
-		else if (!have_fd_path)
+		/* Lines that attach exactly once on every bpftrace 0.17-0.27 (README
+		 * "Tracer notes"): with -p a file is named /proc/PID/root/PATH (its
+		 * plain path with -p attaches twice since 0.25), a memfd or deleted
+		 * file the process's /proc/PID/fd/N (0.25+ skip "(deleted)" mappings,
+		 * so usdt:*:... finds nothing); map_files only without -p (0.17
+		 * attaches nothing with -p there). */
+		struct target t = { p, attach, true, gone, 0 };
+		if (!gone) {
+			snprintf(attach, sizeof(attach), "/proc/%d/root%s", pid, p);
+		} else if (have_fd_path) {
+			t.path = fdpath;
+			snprintf(attach, sizeof(attach), "%s", fdpath);
+		} else {
+			t.path = mf;
+			t.by_pid = false;
 			snprintf(attach, sizeof(attach), "%s", mf);
+		}
 		uint64_t base;
 		if (usdt__elf_load_base_fd(fd, &base) == 0) { /* non-ELF mappings: nothing */
-			struct target t = { attach, files[k].start0 - (uintptr_t)base };
+			t.bias = files[k].start0 - (uintptr_t)base;
 			usdt__elf_notes_fd(fd, print_probe, &t);
 		}
 		close(fd);
@@ -399,7 +422,10 @@ static int usage(FILE *f, int rc)
 		   "libusdt image it has mapped, memfd images included) or of an ELF file\n"
 		   "(ELF32 or ELF64): provider:name, argument types, whether it is traced now\n"
 		   "(its semaphore read from the process), the path to attach to, and a\n"
-		   "bpftrace line ready to paste (-p PID included for a process).\n"
+		   "bpftrace line ready to paste. For a process the line says -p PID and\n"
+		   "names a file /proc/PID/root/PATH, a memfd image /proc/PID/fd/N: forms\n"
+		   "that attach once on every bpftrace from 0.17 to 0.27 (with -p the plain\n"
+		   "path attaches twice on 0.25+, and usdt:*:... misses memfd images there).\n"
 		   "\n"
 		   "  -p PROVIDER  only this provider's probes (-P is the same)\n"
 		   "  --no-str     print pointer-sized arguments as numbers\n"

@@ -17,19 +17,7 @@ skip_tracer() { # a tracer test without its tracer: a skip, a failure in CI
 }
 mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
-# bpftrace in the background with its output in $tmp/bt.out; returns once it
-# printed READY (attached), or fails after 20 s.
-bt_start() {
-	bpftrace "$@" >"$tmp/bt.out" 2>&1 &
-	bt=$!
-	for _ in $(seq 400); do
-		grep -q '^READY' "$tmp/bt.out" && return 0
-		kill -0 $bt 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-bt_stop() { kill -INT $bt 2>/dev/null; wait $bt 2>/dev/null; }
+. tests/lib/bpftrace.sh
 
 # --- without a tracer ---------------------------------------------------
 
@@ -94,19 +82,19 @@ if bt_start -e 'BEGIN { printf("READY\n"); }
 usdt:'"$vm"':vm:function__entry { printf("E %s %s %d\n", str(arg0), str(arg1), arg2); }
 usdt:'"$vm"':vm:function__return { printf("R %s %s %d\n", str(arg0), str(arg1), arg2); }'; then
 	out=$("$vm" "$tmp/calls.fs" 2>&1)
-	sleep 0.3; bt_stop
-	e_sq=$(grep -c "^E sq $tmp/calls.fs 1\$" "$tmp/bt.out")
-	r_sq=$(grep -c "^R sq $tmp/calls.fs 1\$" "$tmp/bt.out")
-	e_ss=$(grep -c "^E sum-squares $tmp/calls.fs 2\$" "$tmp/bt.out")
-	r_ss=$(grep -c "^R sum-squares $tmp/calls.fs 2\$" "$tmp/bt.out")
-	order=$(grep -E '^[ER] ' "$tmp/bt.out" | head -3 | cut -d' ' -f1,2 | tr '\n' ,)
+	sleep 0.3; bt_stop; bt_events >"$tmp/ev"
+	e_sq=$(grep -c "^E sq $tmp/calls.fs 1\$" "$tmp/ev")
+	r_sq=$(grep -c "^R sq $tmp/calls.fs 1\$" "$tmp/ev")
+	e_ss=$(grep -c "^E sum-squares $tmp/calls.fs 2\$" "$tmp/ev")
+	r_ss=$(grep -c "^R sum-squares $tmp/calls.fs 2\$" "$tmp/ev")
+	order=$(grep -E '^[ER] ' "$tmp/ev" | head -3 | cut -d' ' -f1,2 | tr '\n' ,)
 	if [ "$out" = "285 " ] && [ "$e_sq$r_sq$e_ss$r_ss" = 101011 ] && [ "$order" = "E sum-squares,E sq,R sq," ]; then
 		pass function_entry_and_return_carry_name_file_line
 	else
-		fail function_entry_and_return_carry_name_file_line "out '$out' counts $e_sq/$r_sq/$e_ss/$r_ss order $order: $(cat "$tmp/bt.out")"
+		fail function_entry_and_return_carry_name_file_line "out '$out' counts $e_sq/$r_sq/$e_ss/$r_ss order $order: $(bt_output)"
 	fi
 else
-	fail function_entry_and_return_carry_name_file_line "bpftrace did not attach: $(cat "$tmp/bt.out")"
+	fail function_entry_and_return_carry_name_file_line "bpftrace did not attach: $(bt_output)"
 fi
 
 # 30 strings of known size made, 20 dropped, one collection.
@@ -123,21 +111,21 @@ usdt:'"$vm"':vm:object__free { @f[str(arg0), arg1] = count(); }
 usdt:'"$vm"':vm:gc__start { printf("S %lu\n", arg0); }
 usdt:'"$vm"':vm:gc__done { printf("D %lu %lu\n", arg0, arg1); }'; then
 	"$vm" "$tmp/gc.fs" >/dev/null 2>&1
-	sleep 0.3; bt_stop
+	sleep 0.3; bt_stop; bt_events >"$tmp/ev"
 	# Object size = header (24 bytes on x86-64) + text + NUL.
 	hdr=24
 	want_s="S $((20 * (hdr + 5) + 10 * (hdr + 4)))"
 	want_d="D 20 $((10 * (hdr + 4)))"
-	if grep -q "^$want_s\$" "$tmp/bt.out" && grep -q "^$want_d\$" "$tmp/bt.out" &&
-		grep -q "^@a\[string, $((hdr + 5))\]: 20\$" "$tmp/bt.out" &&
-		grep -q "^@a\[string, $((hdr + 4))\]: 10\$" "$tmp/bt.out" &&
-		grep -q "^@f\[string, $((hdr + 5))\]: 20\$" "$tmp/bt.out"; then
+	if [ "$(grep -c "^$want_s\$" "$tmp/ev")" = 1 ] && [ "$(grep -c "^$want_d\$" "$tmp/ev")" = 1 ] &&
+		grep -q "^@a\[string, $((hdr + 5))\]: 20\$" "$tmp/ev" &&
+		grep -q "^@a\[string, $((hdr + 4))\]: 10\$" "$tmp/ev" &&
+		grep -q "^@f\[string, $((hdr + 5))\]: 20\$" "$tmp/ev"; then
 		pass gc_and_heap_probes_report_what_happened
 	else
-		fail gc_and_heap_probes_report_what_happened "want '$want_s' '$want_d': $(cat "$tmp/bt.out")"
+		fail gc_and_heap_probes_report_what_happened "want '$want_s' '$want_d': $(bt_output)"
 	fi
 else
-	fail gc_and_heap_probes_report_what_happened "bpftrace did not attach: $(cat "$tmp/bt.out")"
+	fail gc_and_heap_probes_report_what_happened "bpftrace did not attach: $(bt_output)"
 fi
 
 # The program's own provider: declared in Forth, loaded at start, traced by pid.
@@ -156,14 +144,16 @@ app=$!
 for _ in $(seq 100); do grep -q provider "$tmp/app.err" && break; sleep 0.05; done
 image=$(sed -n 's/.* at //p' "$tmp/app.err")
 if [ -n "$image" ] && bt_start -p $app -e 'BEGIN { printf("READY\n"); }
-usdt:'"$image"':vmtest:tick /arg0 % 2 == 1/ { printf("T %ld %s %lu\n", arg0, str(arg1), arg2); @n++; if (@n == 5) { exit(); } }'; then
-	wait $bt 2>/dev/null
-	bad=$(grep '^T ' "$tmp/bt.out" | awk '$3 != "odd" || $4 != $2 * 1000' | head -3)
-	n=$(grep -c '^T ' "$tmp/bt.out")
-	[ "$n" -eq 5 ] && [ -z "$bad" ] && pass program_declared_probes_fire_with_values ||
-		fail program_declared_probes_fire_with_values "$n events, bad: $bad: $(cat "$tmp/bt.out")"
+usdt:'"$(bt_pid_path $app "$image")"':vmtest:tick /arg0 % 2 == 1/ { printf("T %ld %s %lu\n", arg0, str(arg1), arg2); @n++; if (@n == 5) { exit(); } }'; then
+	wait $bt 2>/dev/null; bt_events >"$tmp/ev"
+	bad=$(grep '^T ' "$tmp/ev" | awk '$3 != "odd" || $4 != $2 * 1000' | head -3)
+	n=$(grep -c '^T ' "$tmp/ev")
+	# Five different ticks: one attached twice would print each tick twice.
+	distinct=$(grep '^T ' "$tmp/ev" | sort -u | wc -l)
+	[ "$n" -eq 5 ] && [ "$distinct" -eq 5 ] && [ -z "$bad" ] && pass program_declared_probes_fire_with_values ||
+		fail program_declared_probes_fire_with_values "$n events ($distinct distinct), bad: $bad: $(bt_output)"
 else
-	fail program_declared_probes_fire_with_values "image '$image': $(cat "$tmp/app.err" "$tmp/bt.out")"
+	fail program_declared_probes_fire_with_values "image '$image': $(cat "$tmp/app.err"; bt_output)"
 fi
 kill $app 2>/dev/null; wait $app 2>/dev/null
 
@@ -171,9 +161,9 @@ printf ': half  2 / ;\n: oops  0 half 1 swap / ;\n\noops\n' >"$tmp/err.fs"
 if bt_start -e 'BEGIN { printf("READY\n"); }
 usdt:'"$vm"':vm:error { printf("X %s|%s|%d\n", str(arg0), str(arg1), arg2); }'; then
 	"$vm" "$tmp/err.fs" >/dev/null 2>&1
-	sleep 0.3; bt_stop
-	grep -q "^X /: division of 1 by 0|$tmp/err.fs|2\$" "$tmp/bt.out" && pass error_probe_fires_with_the_message ||
-		fail error_probe_fires_with_the_message "$(cat "$tmp/bt.out")"
+	sleep 0.3; bt_stop; bt_events >"$tmp/ev"
+	[ "$(grep -c "^X /: division of 1 by 0|$tmp/err.fs|2\$" "$tmp/ev")" = 1 ] && pass error_probe_fires_with_the_message ||
+		fail error_probe_fires_with_the_message "$(bt_output)"
 else
-	fail error_probe_fires_with_the_message "bpftrace did not attach: $(cat "$tmp/bt.out")"
+	fail error_probe_fires_with_the_message "bpftrace did not attach: $(bt_output)"
 fi

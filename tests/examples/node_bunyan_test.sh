@@ -40,15 +40,16 @@ nodeimg=$(image_of node)
 if [ -n "$bunyan" ] && [ -n "$nodeimg" ]; then pass providers_bunyan_and_node_defined
 else fail providers_bunyan_and_node_defined "bunyan '$bunyan' node '$nodeimg'"; exit 0; fi
 
-BPFTRACE_STRLEN=200 bpftrace -p "$shop" -e "
+# By pid, each image as /proc/PID/root/PATH: with -p the plain path attaches
+# twice on bpftrace 0.25+ (tests/lib/bpftrace.sh).
+. tests/lib/bpftrace.sh
+b=$(bt_pid_path "$shop" "$bunyan") n=$(bt_pid_path "$shop" "$nodeimg")
+BPFTRACE_STRLEN=200 bt_start -p "$shop" -e "
 BEGIN { printf(\"READY\n\"); }
-usdt:$bunyan:bunyan:log__debug { printf(\"DEBUG %s\", str(arg0)); }
-usdt:$bunyan:bunyan:log__info, usdt:$bunyan:bunyan:log__warn, usdt:$bunyan:bunyan:log__error { printf(\"REC %s\", str(arg0)); }
-usdt:$nodeimg:node:http__server__request { printf(\"REQ %s \", str(arg4)); printf(\"%s\n\", str(arg5)); }
-" >"$tmp/bt.out" 2>"$tmp/bt.err" &
-bt=$!
-for _ in $(seq 400); do grep -q '^READY' "$tmp/bt.out" && break; sleep 0.05; done
-grep -q '^READY' "$tmp/bt.out" || { fail traced "bpftrace: $(grep -v RLIMIT "$tmp/bt.err" | head -3)"; exit 0; }
+usdt:$b:bunyan:log__debug { printf(\"DEBUG %s\", str(arg0)); }
+usdt:$b:bunyan:log__info, usdt:$b:bunyan:log__warn, usdt:$b:bunyan:log__error { printf(\"REC %s\", str(arg0)); }
+usdt:$n:node:http__server__request { printf(\"REQ %s \", str(arg4)); printf(\"%s\n\", str(arg5)); }
+" || { fail traced "bpftrace: $(grep -v RLIMIT "$tmp/bt.err" | head -3)"; exit 0; }
 lines_before=$(wc -l <"$tmp/shop.log")
 # A fixed sequence of requests: orders, a bad one, a lookup, a 404.
 node -e '
@@ -60,23 +61,23 @@ const reqs = [["POST", "/order/tea?qty=2"], ["POST", "/order/cake?qty=1"], ["POS
     .on("error", rej).end(); });
   console.log(reqs.map(([m, p]) => `REQ ${m} ${p}`).join("\n")); })();' "$port" >"$tmp/asked"
 sleep 0.3
-kill -INT $bt; wait $bt
+bt_stop; bt_events >"$tmp/ev"
 kill $shop; wait $shop 2>/dev/null
 
 tail -n +"$((lines_before + 1))" "$tmp/shop.log" | sed 's/^/REC /' >"$tmp/logged"
-if [ -s "$tmp/logged" ] && diff <(grep '^REC ' "$tmp/bt.out") "$tmp/logged" >"$tmp/d1"; then
+if [ -s "$tmp/logged" ] && diff <(grep '^REC ' "$tmp/ev") "$tmp/logged" >"$tmp/d1"; then
 	pass bunyan_records_traced_as_logged
 else
 	fail bunyan_records_traced_as_logged "$(head -6 "$tmp/d1")"
 fi
 # debug is below the logger's level: not logged, still fired, as bunyan does.
-ndebug=$(grep -c '^DEBUG {.*"level":20,.*"msg":"request"' "$tmp/bt.out")
+ndebug=$(grep -c '^DEBUG {.*"level":20,.*"msg":"request"' "$tmp/ev")
 if [ "$ndebug" = 6 ] && ! grep -q '"level":20' "$tmp/shop.log"; then
 	pass bunyan_debug_fired_below_level
 else
 	fail bunyan_debug_fired_below_level "$ndebug debug records traced (want 6)"
 fi
-if diff <(grep '^REQ ' "$tmp/bt.out") "$tmp/asked" >"$tmp/d2"; then
+if diff <(grep '^REQ ' "$tmp/ev") "$tmp/asked" >"$tmp/d2"; then
 	pass node_http_server_request_traced
 else
 	fail node_http_server_request_traced "$(head -6 "$tmp/d2")"

@@ -6,6 +6,7 @@
 #ifndef USDT_TEST_TRACER_H
 #define USDT_TEST_TRACER_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -20,9 +21,12 @@
 
 struct tracer {
 	pid_t pid;
-	int fd;        /* stdout+stderr of the command */
+	int fd;        /* stdout of the command (and stderr, unless kept apart) */
+	int efd;       /* stderr kept apart (tr_start_split), else -1 */
 	char out[65536];
 	size_t len;
+	char err[16384];
+	size_t elen;
 };
 
 static inline bool tr_have(const char *prog)
@@ -48,21 +52,31 @@ static inline void tr_mount_tracefs(void)
 		(void)!system("mount -t tracefs tracefs /sys/kernel/tracing >/dev/null 2>&1");
 }
 
-static inline int tr_start(struct tracer *t, const char *const argv[])
+static inline int tr_start_io(struct tracer *t, const char *const argv[], bool split)
 {
-	int p[2];
+	int p[2], e[2] = { -1, -1 };
 	memset(t, 0, sizeof(*t));
+	t->efd = -1;
 	if (pipe(p))
 		return -1;
+	if (split && pipe(e)) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
 	fflush(stdout);
 	t->pid = fork();
 	if (t->pid < 0)
 		return -1;
 	if (t->pid == 0) {
 		dup2(p[1], 1);
-		dup2(p[1], 2);
+		dup2(split ? e[1] : p[1], 2);
 		close(p[0]);
 		close(p[1]);
+		if (split) {
+			close(e[0]);
+			close(e[1]);
+		}
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
@@ -74,7 +88,28 @@ static inline int tr_start(struct tracer *t, const char *const argv[])
 	close(p[1]);
 	t->fd = p[0];
 	fcntl(t->fd, F_SETFL, O_NONBLOCK);
+	if (split) {
+		close(e[1]);
+		t->efd = e[0];
+		fcntl(t->efd, F_SETFL, O_NONBLOCK);
+	}
 	return 0;
+}
+
+/* stdout and stderr in one buffer: tools whose diagnostics are the result
+ * (gdb, tplist, perf). */
+static inline int tr_start(struct tracer *t, const char *const argv[])
+{
+	return tr_start_io(t, argv, false);
+}
+
+/* stderr apart, in t->err: for bpftrace, whose versions print different
+ * things around the events ("Attaching N probes..." in 0.17, "Attached N
+ * probes" and WARNING lines in 0.27); events are read from stdout only,
+ * after our own marker (tr_events). */
+static inline int tr_start_split(struct tracer *t, const char *const argv[])
+{
+	return tr_start_io(t, argv, true);
 }
 
 static inline double tr_now(void)
@@ -84,11 +119,36 @@ static inline double tr_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Read what is there, waiting up to ms. Returns false on EOF. */
+/* Drain stderr kept apart; it never decides when the command is done. */
+static inline void tr_pump_err(struct tracer *t)
+{
+	while (t->efd >= 0) {
+		ssize_t n = read(t->efd, t->err + t->elen, sizeof(t->err) - 1 - t->elen);
+		if (n > 0) {
+			t->elen += (size_t)n;
+			t->err[t->elen] = 0;
+			if (t->elen < sizeof(t->err) - 1)
+				continue;
+			/* Full: keep the first part, throw the rest away. */
+			char sink[4096];
+			while (read(t->efd, sink, sizeof(sink)) > 0)
+				;
+			return;
+		}
+		if (n < 0 && errno == EAGAIN)
+			return;
+		close(t->efd);
+		t->efd = -1;
+	}
+}
+
+/* Read what is there, waiting up to ms. Returns false on EOF of stdout. */
 static inline bool tr_pump(struct tracer *t, int ms)
 {
-	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
-	if (poll(&pfd, 1, ms) <= 0)
+	struct pollfd pfd[2] = { { .fd = t->fd, .events = POLLIN }, { .fd = t->efd, .events = POLLIN } };
+	int r = poll(pfd, t->efd >= 0 ? 2 : 1, ms);
+	tr_pump_err(t);
+	if (r <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 		return true;
 	ssize_t n = read(t->fd, t->out + t->len, sizeof(t->out) - 1 - t->len);
 	if (n > 0) {
@@ -148,6 +208,10 @@ static inline int tr_finish(struct tracer *t, double seconds)
 			break;
 	}
 	close(t->fd);
+	tr_pump_err(t);
+	if (t->efd >= 0)
+		close(t->efd);
+	t->efd = -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -161,6 +225,49 @@ static inline int tr_finish(struct tracer *t, double seconds)
 static inline bool tr_wait_ready(struct tracer *t, double seconds)
 {
 	return tr_wait_for(t, "READY\n", seconds);
+}
+
+/* The events: stdout after our READY line, nothing before it is taken for
+ * one. "" until READY came. */
+static inline const char *tr_events(const struct tracer *t)
+{
+	const char *r = t->out;
+	while ((r = strstr(r, "READY\n")) && r != t->out && r[-1] != '\n')
+		r++;
+	return r ? r + 6 : "";
+}
+
+/* How many times line (a whole line, with its newline) is among the events:
+ * tests that expect one event check for exactly one, so a tracer that
+ * attaches twice is caught. */
+static inline int tr_count_events(const struct tracer *t, const char *line)
+{
+	int n = 0;
+	size_t l = strlen(line);
+	for (const char *e = tr_events(t); (e = strstr(e, line)); e += l)
+		n += e == tr_events(t) || e[-1] == '\n';
+	return n;
+}
+
+/*
+ * The path to name in a bpftrace probe given with -p PID for an image the
+ * process maps at path (usdt_provider_path()). Forms that attach exactly
+ * once on every bpftrace from 0.17 to 0.27:
+ *  - a file: /proc/PID/root/PATH. The plain path with -p attaches twice
+ *    since 0.25 (it and the /proc/PID/root form both match);
+ *  - a memfd image (usdt_provider_path() gives /proc/PID/fd/N, the
+ *    process's descriptor): that path as it is. 0.25+ skip "(deleted)"
+ *    mappings when -p lists a process's files, so "usdt:*:prov:name" finds
+ *    nothing there.
+ */
+static inline const char *tr_pid_path(char *buf, size_t n, pid_t pid, const char *path)
+{
+	int p, fd, end = 0;
+	if (sscanf(path, "/proc/%d/fd/%d%n", &p, &fd, &end) == 2 && !path[end])
+		snprintf(buf, n, "%s", path);
+	else
+		snprintf(buf, n, "/proc/%d/root%s", (int)pid, path);
+	return buf;
 }
 
 static inline void tr_stop(struct tracer *t)

@@ -323,20 +323,21 @@ TEST(provider_from_d_is_traced_by_bpftrace)
 	CHECK_MSG(p, "%s", usdt_errmsg());
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	usdt_probe *v = usdt_provider_probe(p, "vals");
-	char pidbuf[16], script[1024];
+	char pidbuf[16], script[1024], pp[600];
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
 	snprintf(script, sizeof(script),
 		 TR_READY "usdt:%s:dtext:vals { printf(\"V %%d %%u %%ld %%lu %%s\\n\", arg0, arg1, arg2, arg3, str(arg4)); exit(); }",
-		 usdt_provider_path(p));
+		 tr_pid_path(pp, sizeof(pp), getpid(), usdt_provider_path(p)));
 	const char *argv[] = { "bpftrace", "-p", pidbuf, "-e", script, NULL };
 	struct tracer t;
-	CHECK(tr_start(&t, argv) == 0);
-	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace: %s", t.out);
+	CHECK(tr_start_split(&t, argv) == 0);
+	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace: %s %s", t.out, t.err);
 	CHECK(tr_wait_sema(usdt_probe_semaphore(v), false, 5));
 	static const char s[] = "from .d";
 	usdt_probe_fire5(v, (uint64_t)-1, 65535, (uint64_t)INT64_MIN, UINT64_MAX, (uintptr_t)s);
 	tr_finish(&t, 10);
-	CHECK_MSG(strstr(t.out, "V -1 65535 -9223372036854775808 18446744073709551615 from .d\n"), "output: %s", t.out);
+	CHECK_MSG(tr_count_events(&t, "V -1 65535 -9223372036854775808 18446744073709551615 from .d\n") == 1,
+		  "output: %s", t.out);
 	usdt_provider_free(p);
 }
 

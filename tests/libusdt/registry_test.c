@@ -229,17 +229,18 @@ TEST(enabled_follows_a_tracer_static_and_dynamic)
 	usdt_probe *tick = usdt_probe_new_sig(p, "tick", "int64_t");
 	CHECK_EQ_INT(usdt_provider_load(p), 0);
 	CHECK(!lookup("regdyn2", "tick").info.enabled);
-	char exe[512], pidbuf[16], script[2048];
+	char exe[512], pidbuf[16], script[2048], pe[600], pp[600];
 	self_path(exe, sizeof(exe));
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
 	snprintf(script, sizeof(script),
 		 TR_READY "usdt:%s:regtest:main__probe { printf(\"H %%d\\n\", arg0); }\n"
 			  "usdt:%s:regdyn2:tick { printf(\"T %%ld\\n\", arg0); exit(); }",
-		 exe, usdt_provider_path(p));
+		 tr_pid_path(pe, sizeof(pe), getpid(), exe),
+		 tr_pid_path(pp, sizeof(pp), getpid(), usdt_provider_path(p)));
 	const char *argv[] = { "bpftrace", "-p", pidbuf, "-e", script, NULL };
 	struct tracer t;
-	CHECK(tr_start(&t, argv) == 0);
-	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace: %s", t.out);
+	CHECK(tr_start_split(&t, argv) == 0);
+	CHECK_MSG(tr_wait_ready(&t, 20), "bpftrace: %s %s", t.out, t.err);
 	CHECK(tr_wait_sema(&regtest_main__probe_semaphore, false, 5));
 	CHECK(tr_wait_sema(usdt_probe_semaphore(tick), false, 5));
 	CHECK(lookup("regtest", "main__probe").info.enabled);
@@ -247,7 +248,7 @@ TEST(enabled_follows_a_tracer_static_and_dynamic)
 	fire_main(7);
 	usdt_probe_fire1(tick, 42);
 	tr_finish(&t, 10);
-	CHECK_MSG(strstr(t.out, "H 7\n") && strstr(t.out, "T 42\n"), "%s", t.out);
+	CHECK_MSG(tr_count_events(&t, "H 7\n") == 1 && tr_count_events(&t, "T 42\n") == 1, "%s %s", t.out, t.err);
 	CHECK(tr_wait_sema(&regtest_main__probe_semaphore, true, 5));
 	CHECK(tr_wait_sema(usdt_probe_semaphore(tick), true, 5));
 	CHECK(!lookup("regtest", "main__probe").info.enabled);

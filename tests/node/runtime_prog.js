@@ -195,6 +195,10 @@ async function main() {
     return;
   }
   if (mode === 'gcwork' || mode === 'gcburst') {
+    // bcc's ustat (nodestat) picks processes whose comm is "node"; node 24
+    // renames its main thread "MainThread", so none would be found. Setting
+    // the title sets comm back (README "Tracer notes").
+    if (mode === 'gcburst') process.title = 'node';
     // SIGUSR2: the tracer says it is attached (bcc raises the semaphores
     // before its BPF program is compiled and attached, seconds later here).
     let go = false;

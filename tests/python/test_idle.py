@@ -23,9 +23,10 @@ class Idle(unittest.TestCase):
         try:
             line = p.stdout.readline().split()
             self.assertEqual(line[0], "READY", line)
+            # Where the interpreter declares function__entry itself (3.15),
+            # path is the interpreter's file: its probe, watched by libusdt,
+            # must leave the process asleep as well and fire once attached.
             path = line[1]
-            if line[2] != "1":
-                self.skipTest("the interpreter defines function__entry itself")
             wakeups, cpu_ms, threads = idle_cost.measure(p.pid, 4)
             self.assertLessEqual(wakeups, MAX_WAKEUPS_PER_S,
                                  "%s: %.1f wakeups/s idle" % (mode, wakeups))

@@ -145,8 +145,8 @@ TEST(fire_while_reloading_with_bpftrace_attached)
 		 paths[0], paths[1]);
 	const char *argv[] = { "bpftrace", "-e", script, NULL };
 	struct tracer t;
-	CHECK(tr_start(&t, argv) == 0);
-	CHECK_MSG(tr_wait_ready(&t, 30), "bpftrace did not attach: %s", t.out);
+	CHECK(tr_start_split(&t, argv) == 0);
+	CHECK_MSG(tr_wait_ready(&t, 30), "bpftrace did not attach: %s %s", t.out, t.err);
 	CHECK(tr_wait_sema(usdt_probe_semaphore(usdt_provider_probe_at(shared[0], 0)), false, 5));
 
 	run_for(seconds < 10 ? 1 : 3); /* warm-up: caches, arenas, thread stacks */
@@ -162,7 +162,7 @@ TEST(fire_while_reloading_with_bpftrace_attached)
 
 	tr_stop(&t);
 	long a = 0, b = 0;
-	char *pa = strstr(t.out, "@a: "), *pb = strstr(t.out, "@b: ");
+	const char *pa = strstr(tr_events(&t), "@a: "), *pb = strstr(tr_events(&t), "@b: ");
 	if (pa)
 		a = atol(pa + 4);
 	if (pb)

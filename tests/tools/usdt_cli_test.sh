@@ -42,7 +42,15 @@ else
 fi
 
 if need bpftrace same_probes_as_bpftrace_l; then
-	theirs=$(bpftrace -l 'usdt:*' -p $app 2>/dev/null | awk -F: '{ print $(NF-1) ":" $NF }' | sort -u)
+	# Probes of the files the process maps. bpftrace 0.25+ names them
+	# /proc/PID/root/PATH and adds every program on $PATH with probes (and a
+	# bogus usdt:NAME:... for a program started as ./NAME): those are not
+	# the process's. Only lines that start with usdt: are probes (0.27
+	# prints a WARNING line where tracefs's function list is unreadable).
+	theirs=$(bpftrace -l 'usdt:*' -p $app 2>/dev/null | awk -F: -v pfx="/proc/$app/root" '
+		FILENAME == "-" { if (NF && $1 == "usdt") { p = $2; if (index(p, pfx "/") == 1) p = substr(p, length(pfx) + 1)
+			if (p in mapped) print $(NF-1) ":" $NF }; next }
+		{ mapped[$0] = 1 }' <(awk 'NF >= 6 { print $6 }' /proc/$app/maps) - | sort -u)
 	[ -n "$theirs" ] && [ "$ours" = "$theirs" ] && pass same_probes_as_bpftrace_l ||
 		fail same_probes_as_bpftrace_l "only ours: $(comm -23 <(echo "$ours") <(echo "$theirs") | tr '\n' ' ') only bpftrace: $(comm -13 <(echo "$ours") <(echo "$theirs") | tr '\n' ' ')"
 fi
@@ -54,12 +62,16 @@ fi
 
 if need bpftrace pasted_bpftrace_line_traces_the_probe; then
 	line=$(grep -A2 '^clitest:beat ' "$tmp/list" | sed -n 's/^    bpftrace //p')
-	# The line as printed, with a BEGIN marker and an exit after the first hit added.
+	# The line as printed, between our READY marker and an exit after half a
+	# second. Each beat carries a new count: every one must arrive once (with
+	# -p the plain path attaches twice on bpftrace 0.25+).
 	script=$(sed -n "s/^-p $app -e '\(.*\)'\$/\1/p" <<<"$line")
-	script=${script%\}}" exit(); }"
-	timeout 20 bpftrace -p $app -e "$script" >"$tmp/bt.out" 2>&1
-	grep -qE '^beat: [0-9]+ lub$' "$tmp/bt.out" && pass pasted_bpftrace_line_traces_the_probe ||
-		fail pasted_bpftrace_line_traces_the_probe "line: $line; bpftrace: $(cat "$tmp/bt.out")"
+	timeout 20 bpftrace -p $app -e "BEGIN { printf(\"READY\\n\"); } $script interval:ms:500 { exit(); }" \
+		>"$tmp/bt.out" 2>"$tmp/bt.err"
+	ev=$(sed -n '/^READY$/,$p' "$tmp/bt.out" | grep -E '^beat: [0-9]+ lub$')
+	[[ $line == "-p $app -e 'usdt:/proc/$app/root/"* ]] && [ -n "$ev" ] && [ -z "$(sort <<<"$ev" | uniq -d)" ] &&
+		pass pasted_bpftrace_line_traces_the_probe ||
+		fail pasted_bpftrace_line_traces_the_probe "line: $line; bpftrace: $(cat "$tmp/bt.out" "$tmp/bt.err")"
 fi
 
 "$usdt" list -p clitest $app >"$tmp/only" 2>&1; rc=$?
@@ -97,28 +109,32 @@ PY
 [ $rc -eq 0 ] && [ "$out" = ok ] && pass json_lists_the_same_probes_with_live_addresses ||
 	fail json_lists_the_same_probes_with_live_addresses "rc $rc: $out $(head -c 300 "$tmp/json")"
 
-# The memfd image: a /proc/PID/fd path; its pasted line, run in the background,
+# The memfd image: a /proc/PID/fd path, and a note that it is to be named so;
+# its pasted line, run in the background,
 # makes the listing say TRACED and prints events.
 "$usdt" list -p clitest $app2 >"$tmp/list2" 2>&1
 line=$(sed -n 's/^    bpftrace //p' "$tmp/list2")
-if grep -qE "^    path /proc/$app2/fd/[0-9]+\$" "$tmp/list2" && [[ $line == "-p $app2 -e 'usdt:/proc/$app2/fd/"* ]]; then
+if grep -qE "^    path /proc/$app2/fd/[0-9]+\$" "$tmp/list2" && [[ $line == "-p $app2 -e 'usdt:/proc/$app2/fd/"* ]] &&
+	grep -qE "^# /proc/$app2/fd/[0-9]+: no file name .*Attach by this path:\$" "$tmp/list2"; then
 	pass memfd_image_gets_a_proc_fd_path
 else
 	fail memfd_image_gets_a_proc_fd_path "$(cat "$tmp/list2")"
 fi
 if need bpftrace traced_state_and_pasted_line_on_a_memfd_image; then
 	script=$(sed -n "s/^-p $app2 -e '\(.*\)'\$/\1/p" <<<"$line")
-	timeout 20 bpftrace -p $app2 -e "BEGIN { printf(\"READY\\n\"); } $script" >"$tmp/bt2.out" 2>&1 &
+	timeout 20 bpftrace -p $app2 -e "BEGIN { printf(\"READY\\n\"); } $script" >"$tmp/bt2.out" 2>"$tmp/bt2.err" &
 	bt=$!
 	for _ in $(seq 200); do grep -q READY "$tmp/bt2.out" && break; sleep 0.05; done
 	"$usdt" list -p clitest $app2 >"$tmp/traced" 2>&1
 	for _ in $(seq 100); do grep -qE '^beat: [0-9]+ lub$' "$tmp/bt2.out" && break; sleep 0.05; done
+	sleep 0.3
 	kill -INT $bt 2>/dev/null; wait $bt 2>/dev/null
 	"$usdt" list -p clitest $app2 >"$tmp/untraced" 2>&1
-	grep -q '^clitest:beat  (int64, ptr)  TRACED$' "$tmp/traced" && grep -qE '^beat: [0-9]+ lub$' "$tmp/bt2.out" &&
+	ev=$(sed -n '/^READY$/,$p' "$tmp/bt2.out" | grep -E '^beat: [0-9]+ lub$')
+	grep -q '^clitest:beat  (int64, ptr)  TRACED$' "$tmp/traced" && [ -n "$ev" ] && [ -z "$(sort <<<"$ev" | uniq -d)" ] &&
 		grep -q '^clitest:beat  (int64, ptr)  untraced$' "$tmp/untraced" &&
 		pass traced_state_and_pasted_line_on_a_memfd_image ||
-		fail traced_state_and_pasted_line_on_a_memfd_image "listing: $(cat "$tmp/traced") then $(head -1 "$tmp/untraced"); bpftrace: $(head -5 "$tmp/bt2.out")"
+		fail traced_state_and_pasted_line_on_a_memfd_image "listing: $(cat "$tmp/traced") then $(head -1 "$tmp/untraced"); bpftrace: $(head -5 "$tmp/bt2.out" "$tmp/bt2.err")"
 fi
 
 # Another user may not read a root process's maps.

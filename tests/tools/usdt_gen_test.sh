@@ -126,8 +126,9 @@ if ! command -v bpftrace >/dev/null; then
 	exit 0
 fi
 mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+. tests/lib/bpftrace.sh
 for bin in "$tmp/prog" "$tmp/prog_cc"; do
-	bpftrace -e 'BEGIN { printf("READY\n"); }
+	bt_start -e 'BEGIN { printf("READY\n"); }
 usdt:'"$bin"':gent:small /@s == 0/ { @s = 1; printf("S %d %u %d %u %d %u\n", arg0, arg1, arg2, arg3, arg4, arg5); }
 usdt:'"$bin"':gent:wide /@w == 0/ { @w = 1; printf("W %ld %lu %s %ld %u %lx\n", arg0, arg1, str(arg2), arg3, arg4, arg5); }
 usdt:'"$bin"':gent:side__effect { printf("E %d\n", arg0); }
@@ -135,19 +136,17 @@ usdt:'"$bin"':gent:nothing /@n == 0/ { @n = 1; printf("N\n"); }
 usdt:'"$bin"':gent:edges /@e == 0/ { @e = 1; printf("X %ld %ld %lu %d %s %s\n", arg0, arg1, arg2, arg3, str(arg4), str(arg5)); }
 usdt:'"$bin"':gent:rest1 /@r1 == 0/ { @r1 = 1; printf("R1 %d %u %ld %lu %lu %ld\n", arg0, arg1, arg2, arg3, arg4, arg5); }
 usdt:'"$bin"':gent:rest2 /@r2 == 0/ { @r2 = 1; printf("R2 %d %u %lx %d %d %u\n", arg0 == pid, arg1, arg2, arg3, arg4 != 0, arg5); }
-usdt:'"$bin"':gent2:other /@o == 0/ { @o = 1; printf("O %d\n", arg0); }' >"$tmp/bt.out" 2>&1 &
-	bt=$!
-	for _ in $(seq 400); do grep -q READY "$tmp/bt.out" && break; sleep 0.05; done
+usdt:'"$bin"':gent2:other /@o == 0/ { @o = 1; printf("O %d\n", arg0); }'
 	out=$(timeout 20 "$bin" 0 | tail -1)
-	sleep 0.2; kill -INT $bt; wait $bt 2>/dev/null
-	if grep -q '^S -1 255 -32768 65535 -2147483648 4294967295$' "$tmp/bt.out" &&
-		grep -q $'^W -9223372036854775808 18446744073709551615 h\xc3\xa9llo -2 200 1234$' "$tmp/bt.out" &&
-		grep -q '^E 1$' "$tmp/bt.out" && grep -q '^N$' "$tmp/bt.out" && [ "$out" = "calls 3" ] &&
-		grep -q $'^X 9223372036854775807 -9223372036854775808 18446744073709551615 -1 edge h\xc3\xa9llo$' "$tmp/bt.out" &&
-		grep -q '^R1 -5 65535 -7 18446744073709551615 12345 -1$' "$tmp/bt.out" &&
-		grep -q '^R2 1 1 feed -128 1 4000000000$' "$tmp/bt.out" && grep -q '^O 7$' "$tmp/bt.out"; then
+	sleep 0.2; bt_stop; bt_events >"$tmp/ev"
+	if grep -q '^S -1 255 -32768 65535 -2147483648 4294967295$' "$tmp/ev" &&
+		grep -q $'^W -9223372036854775808 18446744073709551615 h\xc3\xa9llo -2 200 1234$' "$tmp/ev" &&
+		[ "$(grep -c '^E 1$' "$tmp/ev")" = 1 ] && grep -q '^N$' "$tmp/ev" && [ "$out" = "calls 3" ] &&
+		grep -q $'^X 9223372036854775807 -9223372036854775808 18446744073709551615 -1 edge h\xc3\xa9llo$' "$tmp/ev" &&
+		grep -q '^R1 -5 65535 -7 18446744073709551615 12345 -1$' "$tmp/ev" &&
+		grep -q '^R2 1 1 feed -128 1 4000000000$' "$tmp/ev" && grep -q '^O 7$' "$tmp/ev"; then
 		pass "bpftrace_reads_every_type_exactly_$(basename "$bin")"
 	else
-		fail "bpftrace_reads_every_type_exactly_$(basename "$bin")" "program: $out; bpftrace: $(cat "$tmp/bt.out")"
+		fail "bpftrace_reads_every_type_exactly_$(basename "$bin")" "program: $out; bpftrace: $(bt_output)"
 	fi
 done

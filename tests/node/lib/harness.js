@@ -43,33 +43,58 @@ async function until(pred, ms, what) {
   }
 }
 
-const NOISE = /RLIMIT_MEMLOCK|^Attaching \d+ probe|^READY$/;
+/**
+ * The path to name with -p PID for a file the process maps: /proc/PID/root/PATH.
+ * With -p the plain path attaches twice on bpftrace 0.25+ (every event
+ * doubled); this form attaches once on 0.17 to 0.27. Paths under /proc (a
+ * memfd image's /proc/PID/fd/N) stay as they are.
+ */
+function pidPath(pid, file) {
+  return file.startsWith('/proc/') ? file : `/proc/${pid}/root${file}`;
+}
 
-/** bpftrace -e 'BEGIN { printf("READY\n") } PROGRAM' [-p pid]; collects its lines. */
+/**
+ * bpftrace -e 'BEGIN { printf("READY\n") } PROGRAM' [-p pid]; collects its lines.
+ * With a pid, every usdt:/PATH: of PROGRAM is named as pidPath() says.
+ * Events are stdout's lines after our READY; stderr is kept apart (this.err):
+ * 0.17 prints "Attaching N probes...", 0.27 "Attached N probes" and WARNING
+ * lines, none of them events.
+ */
 class Bpftrace {
   constructor(program, { pid, strlen = 100, env = {} } = {}) {
     const args = [];
-    if (pid) args.push('-p', String(pid));
+    if (pid) {
+      args.push('-p', String(pid));
+      program = program.replace(/usdt:(\/[^:\s]*):/g, (_, f) => `usdt:${pidPath(pid, f)}:`);
+    }
     args.push('-e', 'BEGIN { printf("READY\\n"); } ' + program);
     this.proc = spawn('bpftrace', args, {
       env: { ...process.env, BPFTRACE_STRLEN: String(strlen), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.out = '';
+    this.stdout = '';
+    this.err = '';
     this.exited = false;
-    this.proc.stdout.setEncoding('utf8').on('data', (d) => { this.out += d; });
-    this.proc.stderr.setEncoding('utf8').on('data', (d) => { this.out += d; });
+    this.proc.stdout.setEncoding('utf8').on('data', (d) => { this.stdout += d; });
+    this.proc.stderr.setEncoding('utf8').on('data', (d) => { this.err += d; });
     this.done = new Promise((r) => this.proc.on('close', (code) => { this.exited = true; r(code); }));
   }
 
-  /** Lines so far, without READY and bpftrace's notices. */
+  /** Everything it printed, for messages. */
+  get out() {
+    return this.stdout + this.err;
+  }
+
+  /** The events so far: stdout's lines after READY. */
   get lines() {
-    return this.out.split('\n').filter((l) => l !== '' && !NOISE.test(l));
+    const m = /^READY\n/m.exec(this.stdout);
+    if (!m) return [];
+    return this.stdout.slice(m.index + m[0].length).split('\n').filter((l) => l !== '');
   }
 
   async ready(ms = 30000) {
     const end = Date.now() + ms;
-    while (!/^READY$/m.test(this.out)) {
+    while (!/^READY$/m.test(this.stdout)) {
       if (this.exited) throw new Error(`bpftrace exited: ${this.out}`);
       if (Date.now() > end) throw new Error(`bpftrace not ready: ${this.out}`);
       await sleep(10);
@@ -138,6 +163,7 @@ async function run() {
 }
 
 module.exports = {
+  pidPath,
   assert, test, run, need, sleep, until, Bpftrace, withBpftrace, Skip, ROOT, BUILD, USDT,
   DTRACE_PROVIDER,
 };
