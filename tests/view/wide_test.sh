@@ -4,10 +4,11 @@
 # probes with 300 different argument specs (wide.py), which fires probe i
 # exactly i % 7 + 1 times once all 300 are traced. usdt top splits them over
 # two bpftrace programs and says so; the counts it shows add up to exactly
-# what was fired (not doubled, none lost); SIGTERM, and SIGKILL of the
-# viewer (no cleanup of its own: PR_SET_PDEATHSIG stops both bpftrace
-# processes) each leave no bpftrace and every semaphore at 0.
-# Runs the same under bpftrace 0.17 and 0.27. About 2 minutes.
+# what was fired (not doubled, none lost); the terminal view says it runs two
+# programs; q, Ctrl-C, SIGTERM, and SIGKILL of the viewer (no cleanup of
+# its own: PR_SET_PDEATHSIG stops both bpftrace processes) each leave no
+# bpftrace and every semaphore at 0.
+# Runs the same under bpftrace 0.17 and 0.27. About 3 minutes.
 T=wide_test.sh
 source "$(dirname "$0")/common.sh"
 need bpftrace wide_provider_exact_counts || exit 0
@@ -55,6 +56,38 @@ else fail wide_provider_exact_counts "fired=$fired rc=$rc $out $(head -c 400 "$t
 why=$(untraced "$W")
 if [ "$traced_before" = 300 ] && [ -z "$why" ]; then pass wide_sigterm_leaves_process_untraced
 else fail wide_sigterm_leaves_process_untraced "traced before: $traced_before; $why"; fi
+
+# The terminal view, in tmux: the header says how the probes were split,
+# rows show up once all are traced; q and Ctrl-C quit with both programs.
+if need tmux wide_terminal_view_says_two_programs; then
+	for how in q C-c; do
+		s=usdt-view-$$
+		tmux new-session -d -s "$s" -x 200 -y 50 "$usdt top -p wide $W; echo EXIT=\$?; sleep 60"
+		shown= traced=0
+		for _ in $(seq 600); do
+			tmux capture-pane -p -t "$s" >"$tmp/pane" 2>/dev/null
+			if grep -q 'usdt top: pid [0-9]* ([^)]*), 300 probes in 2 bpftrace programs,' "$tmp/pane" &&
+				grep -qE '^wide:p[0-9]{3} ' "$tmp/pane"; then
+				traced=$(grep -c TRACED <("$usdt" list "$W"))
+				[ "$traced" = 300 ] && { shown=1; break; }
+			fi
+			grep -q '^EXIT=' "$tmp/pane" && break
+			sleep 0.2
+		done
+		cp "$tmp/pane" "$tmp/pane.rows"
+		tmux send-keys -t "$s" "$how"
+		for _ in $(seq 1800); do
+			tmux capture-pane -p -t "$s" >"$tmp/pane" 2>/dev/null
+			grep -q '^EXIT=' "$tmp/pane" && break
+			sleep 0.1
+		done
+		code=$(sed -n 's/^EXIT=//p' "$tmp/pane")
+		tmux kill-session -t "$s" 2>/dev/null
+		why=$(untraced "$W")
+		if [ -n "$shown" ] && [ "$code" = 0 ] && [ -z "$why" ]; then pass "wide_terminal_view_quits_on_${how}_untraced"
+		else fail "wide_terminal_view_quits_on_${how}_untraced" "shown=$shown traced=$traced exit=$code $why $(head -c 400 "$tmp/pane.rows")"; fi
+	done
+fi
 
 for sig in KILL; do
 	"$usdt" top --json -p wide "$W" >"$tmp/$sig.json" 2>"$tmp/$sig.err" &
