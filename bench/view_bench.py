@@ -126,11 +126,22 @@ def bare_turn(wl):
     empty actions: the floor, what any tracer costs per hit."""
     rec = json.loads(subprocess.run([USDT, "list", "--json", str(wl.pid)], capture_output=True,
                                      text=True).stdout)
-    specs = ["usdt:%s:%s:%s {}" % (r["path"], r["provider"], r["name"]) for r in rec
+    # /proc/PID/root/PATH: bpftrace 0.25+ attaches an explicit PATH twice under -p.
+    specs = ["usdt:/proc/%d/root%s:%s:%s {}" % (wl.pid, r["path"], r["provider"], r["name"]) for r in rec
              if r["provider"] == "bench"]
-    bt = subprocess.Popen(["bpftrace", "-p", str(wl.pid), "-e", " ".join(specs)],
+    # BEGIN runs once every probe is attached: our own marker, not
+    # bpftrace's banner (0.17: "Attaching N probes..." on stdout before
+    # attaching; 0.25+: "Attached N probes" on stderr after, so reading
+    # stdout for it never returned). Started on the semaphores alone, 0.17
+    # ignored the closing SIGINT in 2 of 4 runs here; after BEGIN, never.
+    bt = subprocess.Popen(["bpftrace", "-p", str(wl.pid), "-e",
+                           'BEGIN { printf("bench-ready\\n"); } ' + " ".join(specs)],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    bt.stdout.readline()  # "Attaching 2 probes..."
+    for line in bt.stdout:
+        if line.strip() == "bench-ready":
+            break
+    else:
+        raise SystemExit("view_bench: bpftrace exited (%s) before attaching" % bt.wait())
     time.sleep(0.5)
     wl.begin()
     time.sleep(TURN)

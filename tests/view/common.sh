@@ -35,9 +35,11 @@ start_workload() { # name, workload args...: sets $wl_pid; its stats in $tmp/<na
 }
 
 # Nothing of ours traces $1 any more: no bpftrace on it, every semaphore 0.
+# $2: seconds a bpftrace may still take to detach (default 5), for one
+# whose viewer was killed and which detaches many probes on its own.
 untraced() {
 	local pid=$1 i
-	for i in $(seq 50); do
+	for i in $(seq $((${2:-5} * 10))); do
 		pgrep -f "bpftrace -f json -p $pid " >/dev/null || break
 		sleep 0.1
 	done

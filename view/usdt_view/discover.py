@@ -49,8 +49,16 @@ class Probe:
     def full(self):
         return "%s:%s" % (self.provider, self.name)
 
-    def spec(self):
-        return "usdt:%s:%s:%s" % (self.path, self.provider, self.name)
+    def spec(self, pid=None):
+        """The probe as bpftrace names it. With pid: an image by its path in
+        the process's own root, /proc/PID/root/PATH, which bpftrace 0.25+
+        attaches once under -p, where it attaches an explicit PATH twice
+        (every event doubled, and twice the links of libbpf's spec limit);
+        bpftrace 0.17 takes the same form. /proc/PID/fd/N (a memfd) stays."""
+        path = self.path
+        if pid and path.startswith("/") and not path.startswith("/proc/"):
+            path = "/proc/%d/root%s" % (pid, path)
+        return "usdt:%s:%s:%s" % (path, self.provider, self.name)
 
 
 class Pair:

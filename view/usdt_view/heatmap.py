@@ -97,6 +97,10 @@ def run(s, pair, args):
                 continue
             if snap is None:
                 return s.fail()
+            skipped = s.tracer.skipped()
+            if skipped:
+                raise ViewError("bpftrace could not attach %s (libbpf cannot read its arguments' "
+                                "locations); try usdt top --json for what it can" % ", ".join("%s:%s" % k for k in skipped))
             store.add(snap, pair)
     finally:
         if server:

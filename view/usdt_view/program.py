@@ -40,9 +40,10 @@ def _c_string(s):
     return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def build(probes, pairs, interval_ms=1000):
+def build(probes, pairs, interval_ms=1000, pid=None):
     """The program text. probes: discover.Probe (each counted); pairs:
-    discover.Pair whose entry/ret are among probes."""
+    discover.Pair whose entry/ret are among probes; pid: the process, whose
+    root the probes' paths are taken in (discover.Probe.spec)."""
     actions = {p.idx: ["\t@c[%d] = count();" % p.idx] for p in probes}
     maps = {"@c"}
     for j, pr in enumerate(pairs):
@@ -87,7 +88,7 @@ def build(probes, pairs, interval_ms=1000):
         maps |= {"@d", "@t"}
     out = ['BEGIN { printf("B %lld\\n", nsecs); }']
     for p in probes:
-        out.append("%s {\n%s\n}" % (p.spec(), "\n".join(actions[p.idx])))
+        out.append("%s {\n%s\n}" % (p.spec(pid), "\n".join(actions[p.idx])))
     shown = [m for m in ("@c", "@l", "@m", "@fl", "@fm", "@fn") if m in maps]
     out.append("interval:ms:%d {\n\t%s\n\t%s\n\tprintf(\"T %%lld\\n\", nsecs);\n}"
                % (interval_ms, " ".join("print(%s);" % m for m in shown),

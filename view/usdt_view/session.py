@@ -3,11 +3,11 @@ bpftrace, root, probes, filters), builds the program, runs the tracer."""
 import os
 import sys
 
-from . import discover, program
+from . import discover, program, split
 from .errors import ViewError
 from .memory import Strings
 from .model import Model
-from .tracer import Tracer, check_environment
+from .tracer import Tracers, check_environment
 
 
 def usdt_bin():
@@ -33,13 +33,23 @@ class Session:
         self.interval = interval
         self.comm = discover.comm_of(pid)
         self.names = discover.row_names(probes, pairs)
-        self.program = program.build(probes, pairs, max(1, int(round(interval * 1000))))
+        ms = max(1, int(round(interval * 1000)))
+        self.programs = [(program.build(ps, prs, ms, pid), sum(p.sites for p in ps))
+                         for ps, prs in split.split(probes, pairs)]
         self.strings = Strings(pid)
         self.model = Model(pid, probes, pairs, self.names, self.strings, window)
-        self.tracer = Tracer(pid, self.program, sum(p.sites for p in probes))
+        self.tracer = Tracers(pid, self.programs)
+
+    def attaching(self):
+        """What is being attached, for the user: N probes in M programs."""
+        n = len(self.programs)
+        return "%d probes in %d bpftrace program%s" % (len(self.probes), n, "" if n == 1 else "s")
 
     def start(self):
         self.tracer.start()
+        if len(self.programs) > 1 and sys.stderr.isatty():
+            sys.stderr.write("%s: attaching %s (libbpf's limit: %d a program)\n"
+                             % (self.what, self.attaching(), split.LIMIT))
         return self
 
     def fail(self):

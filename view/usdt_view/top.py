@@ -29,12 +29,23 @@ def table(rows, width=None):
 
 
 def header(s, sort_key):
-    return "usdt top: pid %d (%s), %d probes, %d pairs, interval %gs, latency over %gs, sort %s" % (
-        s.pid, s.comm, len(s.probes), len(s.pairs), s.interval, s.model.window, sort_key)
+    skipped = s.tracer.skipped()
+    return "usdt top: pid %d (%s), %s%s, %d pairs, interval %gs, latency over %gs, sort %s" % (
+        s.pid, s.comm, s.attaching(), ", %d not attachable (--json names them)" % len(skipped) if skipped else "",
+        len(s.pairs), s.interval, s.model.window, sort_key)
+
+
+def _attached(rows, skipped):
+    """Rows of probes bpftrace attached: a row of zeros for one it could
+    not attach would say the probe never fired."""
+    if not skipped:
+        return rows
+    return [r for r in rows if not any((r["provider"], r.get(k)) in skipped for k in ("probe", "entry", "return"))]
 
 
 def _rows(s, sort_key, min_rate):
-    return sort_rows(filter_rows(s.model.rows(), min_rate), sort_key)
+    rows = _attached(s.model.rows(), set(s.tracer.skipped()))
+    return sort_rows(filter_rows(rows, min_rate), sort_key)
 
 
 def run_stream(s, sort_key, min_rate, as_json, count):
@@ -50,7 +61,8 @@ def run_stream(s, sort_key, min_rate, as_json, count):
         if as_json:
             print(json.dumps({"time": round(snap.end, 3), "pid": s.pid, "comm": s.comm,
                               "interval_s": round(snap.dt, 4), "window_s": round(s.model.span(), 3),
-                              "rows": rows}), flush=True)
+                              "probes": len(s.probes), "programs": len(s.programs),
+                              "not_attached": ["%s:%s" % k for k in s.tracer.skipped()], "rows": rows}), flush=True)
         else:
             print(time.strftime("%H:%M:%S ", time.localtime(snap.end)) + header(s, sort_key))
             print("\n".join(table(rows)) + "\n", flush=True)
