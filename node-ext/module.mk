@@ -68,6 +68,9 @@ node-lines: $(NODE_ADDON)
 NPM_DIST ?= dist
 export USDT_NPM_DIST := $(abspath $(NPM_DIST))
 .PHONY: npm-pack
+# The arm64 addon has a build directory of its own: `make aarch64` may be
+# compiling libusdt into $(BUILD_A64) at the same time (make -j test).
+NPM_A64 := $(BUILD)/npm-arm64
 npm-pack: $(NODE_ADDON) node-lines
-	$(MAKE) --no-print-directory CC=$(CROSS)gcc AR=$(CROSS)ar BUILD=$(BUILD_A64) $(BUILD_A64)/node/usdt.node
-	scripts/npm-pack -o $(NPM_DIST) $(BUILD) $(BUILD_A64)
+	$(MAKE) --no-print-directory CC=$(CROSS)gcc AR=$(CROSS)ar BUILD=$(NPM_A64) $(NPM_A64)/node/usdt.node
+	scripts/npm-pack -o $(NPM_DIST) $(BUILD) $(NPM_A64)
