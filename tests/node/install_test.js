@@ -4,7 +4,8 @@
 // a temp dir (never the build tree), with its install script allowed the way
 // npm 11 asks (allowScripts in the project's package.json):
 //  - without a compiler on PATH: the prebuilt binaries serve, nothing is
-//    compiled, an app probe and a dtrace-provider probe reach bpftrace, the
+//    compiled, an app probe and bunyan's records (through the packed
+//    dtrace-provider, by the README's overrides recipe) reach bpftrace, the
 //    runtime's GC part is the prebuilt one of this node's major; with the
 //    platform's prebuilt gone, `npm rebuild` fails naming both causes;
 //  - with --build-from-source: node-gyp builds offline (npm_config_nodedir)
@@ -16,6 +17,7 @@ const os = require('os');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const { assert, test, run, need, withBpftrace, ROOT } = require('./lib/harness');
+const { VERSIONS } = require('./lib/clients');
 
 const NODEDIR = process.env.USDT_NODEDIR || '/usr';
 const DIST = process.env.USDT_NPM_DIST || path.join(ROOT, 'dist');
@@ -70,17 +72,18 @@ function pathWithoutCompiler() {
 }
 
 /* A fresh npm project; allow: true/false is its allowScripts entry for usdt. */
-function project(name, allow) {
+function project(name, allow, more = {}) {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
-  const pkg = { name, version: '1.0.0', private: true };
+  const pkg = { name, version: '1.0.0', private: true, ...more };
   if (allow !== undefined) pkg.allowScripts = { [`file:${USDT_TGZ}`]: allow };
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg));
   return dir;
 }
 
 function npmInstall(dir, env, ...extra) {
-  const r = sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', ...extra],
+  const offline = extra[0] === '--prefer-offline' ? [] : ['--offline'];
+  const r = sh('npm', ['install', ...offline, '--no-audit', '--no-fund', '--foreground-scripts', ...extra],
     { cwd: dir, env });
   return r;
 }
@@ -190,35 +193,41 @@ test('installs_offline_without_a_compiler_from_the_prebuilt_and_both_packages_ar
   const env = cleanEnv({ PATH: pathWithoutCompiler() });
   const which = sh('sh', ['-c', 'command -v cc gcc g++ c++ make; true'], { env }).stdout.trim();
   assert.strictEqual(which, '', 'a compiler is still on PATH');
-  const dir = project('nocc', true);
-  const r = npmInstall(dir, env, USDT_TGZ, DP_TGZ);
+  // bunyan, pinned as clients_test.js has it (from npm's cache once that
+  // ran), with the README's overrides recipe putting the packed
+  // dtrace-provider under it.
+  const dir = project('nocc', true, {
+    dependencies: { usdt: `file:${USDT_TGZ}`, bunyan: VERSIONS.bunyan },
+    overrides: { 'dtrace-provider': `file:${DP_TGZ}` },
+  });
+  const r = npmInstall(dir, env, '--prefer-offline');
   assert.strictEqual(r.status, 0, r.stdout + r.stderr);
   const usdt = path.join(dir, 'node_modules', 'usdt');
   assert.match(r.stdout, new RegExp(`usdt: using the prebuilt binaries for ${ARCH}, node ${process.versions.node} \\(ABI ${ABI}\\)`));
   assert.ok(!fs.existsSync(path.join(usdt, 'build')), 'something was compiled');
-  // dtrace-provider's usdt dependency is the one installed beside it.
+  // bunyan's dtrace-provider is the packed one, its usdt the one installed beside it.
+  assert.strictEqual(require(path.join(dir, 'node_modules', 'dtrace-provider', 'package.json')).dependencies.usdt, `^${VERSION}`);
   assert.ok(!fs.existsSync(path.join(dir, 'node_modules', 'dtrace-provider', 'node_modules')));
   const prebuilt = fs.realpathSync(path.join(usdt, 'prebuilds', ARCH, 'usdt.node'));
   const tag = `npm${process.pid}`;
-  // A bunyan-like use of dtrace-provider: one JSON record per log call,
-  // built only while traced.
+  // bunyan fires each record (JSON) on bunyan:log__info through dtrace-provider.
   const c = await startApp(dir, env, `const { Provider } = require('usdt');
-    const d = require('dtrace-provider');
+    const bunyan = require('bunyan');
     const app = new Provider('${tag}app'); const hit = app.probe('hit', 'int64', 'string'); app.load();
-    const log = d.createDTraceProvider('${tag}log'); const info = log.addProbe('log-info', 'char *'); log.enable();
+    const log = bunyan.createLogger({ name: '${tag}', streams: [{ level: 'fatal', stream: process.stderr }] });
     console.log(require('usdt').addonPath);
-    const t = setInterval(() => { hit.fire(7, 'prebuilt ✓');
-      info.fire(() => [JSON.stringify({ msg: 'record ✓', level: 30 }) + '\\n']); }, 10);
+    const t = setInterval(() => { hit.fire(7, 'prebuilt ✓'); log.info({ k: 1 }, 'record ✓'); }, 10);
     process.stdin.on('data', () => {}); process.stdin.on('end', () => clearInterval(t));`);
   try {
     assert.strictEqual(c.firstLine, prebuilt);
     assert.ok(fs.readFileSync(`/proc/${c.pid}/maps`, 'utf8').includes(prebuilt), 'the app mapped the prebuilt');
     await withBpftrace(`usdt:*:${tag}app:hit { printf("T hit %d %s\\n", arg0, str(arg1)); }
-      usdt:*:${tag}log:log__info { printf("T log %s", str(arg0)); }`, { pid: c.pid, strlen: 120 }, async (bt) => {
+      usdt:*:bunyan:log__info { printf("T log %s", str(arg0)); }`, { pid: c.pid, strlen: 200 }, async (bt) => {
       const mine = (l) => l.startsWith('T ');
       await bt.waitLines(1, 20000, (l) => l.startsWith('T hit '));
       const lines = await bt.waitLines(1, 20000, (l) => l.startsWith('T log '));
-      assert.strictEqual(lines[0], 'T log {"msg":"record ✓","level":30}');
+      const rec = JSON.parse(lines[0].slice('T log '.length));
+      assert.deepStrictEqual([rec.name, rec.msg, rec.k, rec.level, rec.pid], [tag, 'record ✓', 1, 30, c.pid]);
       assert.strictEqual(bt.lines.filter(mine).find((l) => l.startsWith('T hit ')), 'T hit 7 prebuilt ✓');
     });
   } finally {
