@@ -71,6 +71,7 @@ export USDT_NPM_DIST := $(abspath $(NPM_DIST))
 # The arm64 addon has a build directory of its own: `make aarch64` may be
 # compiling libusdt into $(BUILD_A64) at the same time (make -j test).
 NPM_A64 := $(BUILD)/npm-arm64
-npm-pack: $(NODE_ADDON) node-lines
+# setup-deps installs the cross compiler when it is missing (a fresh machine).
+npm-pack: $(NODE_ADDON) node-lines $(if $(shell command -v $(CROSS)gcc),,deps)
 	$(MAKE) --no-print-directory CC=$(CROSS)gcc AR=$(CROSS)ar BUILD=$(NPM_A64) $(NPM_A64)/node/usdt.node
 	scripts/npm-pack -o $(NPM_DIST) $(BUILD) $(NPM_A64)

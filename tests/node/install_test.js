@@ -92,11 +92,18 @@ function npmInstall(dir, env, ...extra) {
 function elf(file) {
   const h = sh('readelf', ['-h', file]).stdout;
   const machine = (h.match(/Machine:\s+(.*)/) || [])[1];
+
   const syms = sh('readelf', ['--dyn-syms', '-W', file]).stdout.split('\n')
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 8 && /^(GLOBAL|WEAK)$/.test(f[4]) && f[6] !== 'UND')
     .map((f) => f[7]);
   return { machine, syms: [...new Set(syms)].sort() };
+}
+
+/* The glibc versions file needs that are newer than 2.34. */
+function glibcAbove234(file) {
+  return [...new Set(sh('readelf', ['-V', file]).stdout.match(/GLIBC_[0-9.]+/g) || [])]
+    .filter((v) => { const [a, b] = v.slice(6).split('.').map(Number); return a > 2 || (a === 2 && b > 34); });
 }
 
 let unpacked = null;
@@ -153,6 +160,10 @@ test('prebuilt_binaries_are_x64_and_arm64_exporting_only_the_node_api_entry_poin
   const pkg = unpack();
   const entry = ['napi_register_module_v1', 'node_api_module_get_api_version_v1'];
   const pre = path.join(pkg, 'prebuilds');
+  // The README promises glibc 2.34 (Debian 12, Ubuntu 22.04, RHEL 9) is enough.
+  for (const d of ['linux-x64', 'linux-arm64']) {
+    for (const f of fs.readdirSync(path.join(pre, d))) assert.deepStrictEqual(glibcAbove234(path.join(pre, d, f)), [], `${d}/${f}`);
+  }
   for (const f of fs.readdirSync(path.join(pre, 'linux-x64'))) {
     assert.deepStrictEqual(elf(path.join(pre, 'linux-x64', f)), { machine: 'Advanced Micro Devices X86-64', syms: entry }, f);
   }
