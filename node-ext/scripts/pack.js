@@ -47,9 +47,18 @@ function bundle() {
 }
 
 const cmd = process.argv[2];
-if (cmd === 'bundle') bundle();
-else if (cmd === 'clean') clean();
-else {
+if (cmd === 'bundle') {
+  try {
+    bundle();
+  } catch (err) {
+    // npm runs no postpack after a failed prepack: take half a bundle out here.
+    clean();
+    console.error(err.code ? `usdt prepack: ${err.message}` : err.message);
+    process.exit(1);
+  }
+} else if (cmd === 'clean') {
+  clean();
+} else {
   console.error('usage: node scripts/pack.js bundle|clean');
   process.exit(2);
 }
