@@ -154,6 +154,10 @@ test('npm_pack_tarball_carries_libusdt_node_d_and_prebuilds_and_leaves_the_tree_
   }
   const dp = JSON.parse(sh('tar', ['-xzOf', DP_TGZ, 'package/package.json']).stdout);
   assert.deepStrictEqual(dp.dependencies, { usdt: `^${VERSION}` });
+  // Packed straight from the tree it would depend on file:.., which no user has.
+  const raw = sh('npm', ['pack', '--dry-run', '--offline', path.join(ROOT, 'node-ext', 'dtrace-provider')], { env: cleanEnv() });
+  assert.notStrictEqual(raw.status, 0, raw.stdout);
+  assert.match(raw.stderr, /dtrace-provider: its usdt dependency is file:\.\., the source tree: pack it with make npm-pack/);
 });
 
 test('prebuilt_binaries_are_x64_and_arm64_exporting_only_the_node_api_entry_points', () => {
