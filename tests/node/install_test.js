@@ -197,10 +197,13 @@ function gcPartOf(dir, env) {
   const script = `const rt = require('usdt/runtime'); const w = [];
     process.on('warning', (x) => w.push(x.message)); rt._force('gc__start', 1);
     const t = setInterval(() => { if (!rt.state().native.gc) return; clearInterval(t); global.gc();
-      rt._force('gc__start', -1); console.log(JSON.stringify([rt.state().native.gcPart, w])); }, 5);`;
+      rt._force('gc__start', -1); console.log(JSON.stringify([rt.state().native.gcPart, w, rt.state().definition])); }, 5);`;
   const g = sh(process.execPath, ['--expose-gc', '-e', script], { cwd: dir, env, timeout: 60000 });
   assert.ok(g.stdout.trim(), `the installed runtime never installed its GC callbacks: ${g.stderr}`);
-  return JSON.parse(g.stdout.trim());
+  const [part, warnings, definition] = JSON.parse(g.stdout.trim());
+  // The provider's definition is the copy packed into the package.
+  assert.strictEqual(fs.realpathSync(definition), fs.realpathSync(path.join(dir, 'node_modules', 'usdt', 'providers', 'node.d')));
+  return [part, warnings];
 }
 
 test('installs_offline_without_a_compiler_from_the_prebuilt_and_both_packages_are_traced', async () => {
