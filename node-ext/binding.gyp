@@ -1,6 +1,8 @@
 # node-gyp build of the `usdt` addon, in two targets:
 #  usdt: N-API only (the addon's C with libusdt's sources compiled in); it
 #    would load on any node >= 18, but node-gyp builds for the node it runs.
+#    USDT_STATIC_BUILD: libusdt's API stays hidden inside the addon, as
+#    make's --exclude-libs does; only N-API's entry points are exported.
 #  usdt_gc: the runtime provider's GC part (gc/gc.cc, V8's C++ API), tied to
 #    the major of the headers it is built with; lib/runtime.js loads it only
 #    when a tracer wants node:gc__start/gc__done, and after a node upgrade
@@ -22,7 +24,7 @@
         "<!(node -p \"require('./gyp/libusdt.js').dir() + '/include'\")",
         "<!(node -p \"require('./gyp/libusdt.js').dir() + '/src'\")"
       ],
-      "defines": [ "_GNU_SOURCE", "NAPI_VERSION=8" ],
+      "defines": [ "_GNU_SOURCE", "NAPI_VERSION=8", "USDT_STATIC_BUILD" ],
       "cflags": [ "-fvisibility=hidden", "-Wno-unused-parameter" ],
       "cflags_c": [ "-std=gnu11" ],
       "libraries": [ "-ldl", "-lpthread" ],

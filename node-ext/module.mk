@@ -31,7 +31,7 @@ EXTRA_TEST_DEPS += node
 BENCH_DEPS += node
 # The other lines' node binaries come from the npm registry (CI has npm).
 ifneq ($(shell command -v npm),)
-EXTRA_TEST_DEPS += node-lines
+EXTRA_TEST_DEPS += node-lines npm-pack
 BENCH_DEPS += node-lines
 endif
 endif
@@ -60,3 +60,18 @@ $(BUILD)/node/usdt_gc-abi%.node: node-ext/gc/gc.cc node-ext/src/gc_iface.h
 node-lines: $(NODE_ADDON)
 	@lines=$$(scripts/node-lines) && printf '%s\n' "$$lines" | while read -r major version dir; do \
 		$(MAKE) --no-print-directory node-gc NODE_INC=$$dir/include/node || exit 1; done
+
+# The npm packages `usdt` (with prebuilt binaries: x64 usdt.node and the GC
+# part of every pinned Node line, arm64 usdt.node cross-built) and
+# `dtrace-provider` as tarballs in $(NPM_DIST) (scripts/npm-pack). `make test`
+# builds them where npm is: tests/node/install_test.js installs them.
+NPM_DIST ?= dist
+export USDT_NPM_DIST := $(abspath $(NPM_DIST))
+.PHONY: npm-pack
+# The arm64 addon has a build directory of its own: `make aarch64` may be
+# compiling libusdt into $(BUILD_A64) at the same time (make -j test).
+NPM_A64 := $(BUILD)/npm-arm64
+# setup-deps installs the cross compiler when it is missing (a fresh machine).
+npm-pack: $(NODE_ADDON) node-lines $(if $(shell command -v $(CROSS)gcc),,deps)
+	$(MAKE) --no-print-directory CC=$(CROSS)gcc AR=$(CROSS)ar BUILD=$(NPM_A64) $(NPM_A64)/node/usdt.node
+	scripts/npm-pack -o $(NPM_DIST) $(BUILD) $(NPM_A64)

@@ -12,13 +12,15 @@
 // probe image (private; repointed at a zero array before unload, so nothing
 // ever reads memory that is unmapped after unload's grace period).
 //
-// The addon is found at: $USDT_NODE_ADDON when set (only there); else
-// ../build/Release/usdt.node
-// (node-gyp: `npm install ./node-ext`); ../../build/node/usdt.node (the source
-// tree's `make`, BUILD=build).
+// The addon is found at: $USDT_NODE_ADDON when set (only there); else the
+// first of these that loads: ../build/Release/usdt.node (node-gyp, built on
+// this machine by the install script or `npm rebuild usdt`), the package's
+// prebuilt ../prebuilds/<platform>-<arch>/usdt.node (see native.js), and
+// ../../build/node/usdt.node (the source tree's `make`, BUILD=build).
 
 const path = require('path');
 const util = require('util');
+const native = require('./native.js');
 
 let addonPath = null; // where the addon was found (the runtime's GC part sits beside it)
 
@@ -29,21 +31,22 @@ function loadAddon() {
     return require(addonPath);
   }
   const tried = [];
-  const candidates = [path.join(__dirname, '..', 'build', 'Release', 'usdt.node'),
-                      path.join(__dirname, '..', '..', 'build', 'node', 'usdt.node')];
-  for (const file of candidates) {
+  for (const file of native.candidates()) {
     try {
       const b = require(file);
       addonPath = file;
       return b;
     } catch (err) {
-      if (err.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(file)) throw err;
-      tried.push(file);
+      // A prebuilt for another libc (musl) or an older glibc exists but does
+      // not load: the next candidate may, and if none does, every reason is told.
+      const absent = err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(file);
+      tried.push(`${file}: ${absent ? 'not found' : err.message.split('\n')[0]}`);
     }
   }
-  const err = new Error('usdt: the native addon is not built; tried ' + tried.join(', ') +
-    ". Build it with `make node` in libusdt's tree, or `npm install ./node-ext` " +
-    '(npm_config_nodedir=/usr when node-gyp must not download headers)');
+  const err = new Error(`usdt: no native addon loads in node ${process.versions.node} on ` +
+    `${native.platform()}; tried ${tried.join('; ')}. Build it with \`npm rebuild usdt\` ` +
+    '(node-gyp: needs make, a C and C++ compiler and python3; npm_config_nodedir=DIR when it must not ' +
+    "download node's headers), or `make node` in libusdt's source tree");
   err.code = 'MODULE_NOT_FOUND';
   throw err;
 }

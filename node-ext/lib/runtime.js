@@ -87,19 +87,24 @@ function restoreComm(on) {
 }
 
 /* The GC part: V8's C++ API ties it to one Node major, so it is its own
- * addon, usdt_gc-abi<process.versions.modules>.node beside usdt.node (make
- * builds one per line; node-gyp builds usdt_gc.node for the node it ran
- * under), or $USDT_NODE_GC_ADDON. Loaded when a tracer first wants the gc
- * probes; if it cannot be, the other probes work on and one warning says
- * why these do not fire. */
+ * addon: usdt_gc-abi<process.versions.modules>.node beside usdt.node (make
+ * builds one per line), usdt_gc.node (node-gyp builds it for the node it ran
+ * under) or the package's prebuilt one for this major; or $USDT_NODE_GC_ADDON.
+ * Loaded when a tracer first wants the gc probes; if it cannot be, the other
+ * probes work on and one warning says why these do not fire. */
 function loadGc() {
   if (gcPart !== undefined)
     return gcPart;
   const abi = process.versions.modules;
+  const native = require('./native.js');
   const dir = path.dirname(require('./index.js').addonPath || '.');
+  // Beside the addon first: a node-gyp build's own usdt_gc.node goes with
+  // it. That one is for the node it was built under; after a node upgrade it
+  // refuses to load and the package's prebuilt part for the new major serves.
   const candidates = process.env.USDT_NODE_GC_ADDON ? [path.resolve(process.env.USDT_NODE_GC_ADDON)]
-    : [path.join(dir, `usdt_gc-abi${abi}.node`), path.join(dir, 'usdt_gc.node')];
-  let why = null;
+    : [...new Set([path.join(dir, native.gcName()), path.join(dir, 'usdt_gc.node'),
+      path.join(native.prebuildDir(), native.gcName())])];
+  const failed = [];
   for (const file of candidates) {
     try {
       gcPart = require(file);
@@ -108,10 +113,10 @@ function loadGc() {
     } catch (e) {
       if (e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(file))
         continue;
-      why = `${file}: ${e.message}`;
-      break;
+      failed.push(`${file}: ${e.message}`);
     }
   }
+  const why = failed.join('; ');
   gcPart = null;
   gcFile = why || `no GC part for node ${process.versions.node} (ABI ${abi}): ${candidates.join(', ')} ` +
     'not found; build it for this node (make node-gc NODE_INC=<its include/node>, or npm rebuild usdt)';

@@ -277,7 +277,7 @@ test('NODE_DTRACE_PROVIDER_REQUIRE_hard_throws_without_the_addon_else_a_stub', (
   // A copy of the two packages with no addon anywhere near.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtp-noaddon-'));
   try {
-    for (const f of ['lib/index.js', 'dtrace-provider/dtrace-provider.js']) {
+    for (const f of ['lib/index.js', 'lib/native.js', 'dtrace-provider/dtrace-provider.js']) {
       fs.mkdirSync(path.join(dir, 'node-ext', path.dirname(f)), { recursive: true });
       fs.copyFileSync(path.join(DTRACE_PROVIDER, '..', f), path.join(dir, 'node-ext', f));
     }
@@ -292,7 +292,7 @@ test('NODE_DTRACE_PROVIDER_REQUIRE_hard_throws_without_the_addon_else_a_stub', (
     assert.strictEqual(soft.stdout, 'DTraceProviderStub false true\n');
     const hard = spawnSync(process.execPath, ['-e', script], { env: { ...env, NODE_DTRACE_PROVIDER_REQUIRE: 'hard' }, encoding: 'utf8' });
     assert.notStrictEqual(hard.status, 0);
-    assert.match(hard.stderr, /usdt: the native addon is not built; tried/);
+    assert.match(hard.stderr, /usdt: no native addon loads in node .*; tried .*usdt\.node: not found/);
     // With the addon: the real provider.
     const real = spawnSync(process.execPath, ['-e', script.replace(path.join(dir, 'node-ext', 'dtrace-provider', 'dtrace-provider.js'), DTRACE_PROVIDER)],
       { env: { ...process.env, NODE_DTRACE_PROVIDER_REQUIRE: 'hard' }, encoding: 'utf8' });

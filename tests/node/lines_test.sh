@@ -2,9 +2,9 @@
 # tests/node/lines_test.sh - node-ext on the other Node lines people run: each
 # pinned official node of scripts/node-lines (22, 24, 26; the host's own node
 # line is the plain tests/node run) runs every tests/node test - the JS tests,
-# runtime_test.sh (bpftrace, nodegc, nodestat) and the node-gyp install -
-# with the ONE usdt.node of $BUILD and that major's GC part. Names carry the
-# node version: "PASS node24.22.3:name".
+# runtime_test.sh (bpftrace, nodegc, nodestat) and the npm tarball installs
+# (prebuilt and node-gyp) - with the ONE usdt.node of $BUILD and that major's
+# GC part. Names carry the node version: "PASS node24.22.3:name".
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
