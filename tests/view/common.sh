@@ -54,3 +54,18 @@ untraced() {
 	fi
 	grep -q '"state": "untraced"' "$tmp/after.json" || { echo "no semaphores read"; return 1; }
 }
+
+# tmux_quit SESSION KEY TRIES: keep the screen so far in $tmp/pane.rows, press
+# KEY in the viewer, wait up to TRIES tenths of a second for the EXIT= line
+# its session prints; sets code to the viewer's exit status, ends the session.
+tmux_quit() {
+	cp "$tmp/pane" "$tmp/pane.rows"
+	tmux send-keys -t "$1" "$2"
+	for _ in $(seq "$3"); do
+		tmux capture-pane -p -t "$1" >"$tmp/pane" 2>/dev/null
+		grep -q '^EXIT=' "$tmp/pane" && break
+		sleep 0.1
+	done
+	code=$(sed -n 's/^EXIT=//p' "$tmp/pane")
+	tmux kill-session -t "$1" 2>/dev/null
+}

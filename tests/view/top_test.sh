@@ -73,15 +73,7 @@ if need tmux top_terminal_view_in_tmux; then
 			grep -qE '^work:one_ms +[0-9.]+ +[0-9.]+ +1\.[0-9]+ms' "$tmp/pane" && grep -qE '^work:tick' "$tmp/pane" && { shown=1; break; }
 			sleep 0.2
 		done
-		cp "$tmp/pane" "$tmp/pane.rows"
-		tmux send-keys -t "$s" "$how"
-		for _ in $(seq 100); do
-			tmux capture-pane -p -t "$s" >"$tmp/pane" 2>/dev/null
-			grep -q '^EXIT=' "$tmp/pane" && break
-			sleep 0.1
-		done
-		code=$(sed -n 's/^EXIT=//p' "$tmp/pane")
-		tmux kill-session -t "$s" 2>/dev/null
+		tmux_quit "$s" "$how" 100
 		why=$(untraced "$W")
 		if [ -n "$shown" ] && [ "$code" = 0 ] && [ -z "$why" ] && grep -q 'usdt top: pid' "$tmp/pane.rows" &&
 			grep -qE '^work:ten_ms' "$tmp/pane.rows"; then

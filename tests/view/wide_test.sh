@@ -74,15 +74,7 @@ if need tmux wide_terminal_view_says_two_programs; then
 			grep -q '^EXIT=' "$tmp/pane" && break
 			sleep 0.2
 		done
-		cp "$tmp/pane" "$tmp/pane.rows"
-		tmux send-keys -t "$s" "$how"
-		for _ in $(seq 1800); do
-			tmux capture-pane -p -t "$s" >"$tmp/pane" 2>/dev/null
-			grep -q '^EXIT=' "$tmp/pane" && break
-			sleep 0.1
-		done
-		code=$(sed -n 's/^EXIT=//p' "$tmp/pane")
-		tmux kill-session -t "$s" 2>/dev/null
+		tmux_quit "$s" "$how" 1800
 		why=$(untraced "$W")
 		if [ -n "$shown" ] && [ "$code" = 0 ] && [ -z "$why" ]; then pass "wide_terminal_view_quits_on_${how}_untraced"
 		else fail "wide_terminal_view_quits_on_${how}_untraced" "shown=$shown traced=$traced exit=$code $why $(head -c 400 "$tmp/pane.rows")"; fi
