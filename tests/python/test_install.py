@@ -42,10 +42,14 @@ while not stop.wait(0.02):  # until the test closes stdin
 
 
 def clean_env():
-    """The environment of a user's shell: nothing pointing into the tree."""
+    """The environment of a user's shell: nothing pointing into the tree, and
+    none of the sanitizer level's build flags or preloads (tests/san runs this
+    file too: a wheel built with ASan needs libasan, which no manylinux
+    system has, and is rightly refused by the tag check)."""
     env = dict(os.environ)
     for k in ("PYTHONPATH", "LIBUSDT_A", "LIBUSDT_SRC", "USDT_EXT_BUILD_BASE",
-              "USDT_RUNTIME_PROBES", "USDT_RUNTIME_MODULES"):
+              "USDT_RUNTIME_PROBES", "USDT_RUNTIME_MODULES",
+              "CFLAGS", "CPPFLAGS", "LDFLAGS", "LD_PRELOAD"):
         env.pop(k, None)
     return env
 
