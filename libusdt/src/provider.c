@@ -321,11 +321,19 @@ usdt_probe *usdt_probe_new(usdt_provider *prov, const char *name, const usdt_typ
 		return probe_fail(usdt__fail(ENOMEM, "out of memory adding probe %s", name));
 	if (prov->nprobes == prov->cap) {
 		size_t cap = prov->cap ? prov->cap * 2 : 16;
+		/* Under the lock: the watcher walks prov->probes with it held, and a
+		 * watched provider takes probes while unloaded (@fbt adds two per
+		 * decorated function); an unlocked realloc freed the array under
+		 * the walk. */
+		usdt__lock();
 		usdt_probe **v = usdt__realloc(prov->probes, cap * sizeof(*v));
+		if (v) {
+			prov->probes = v;
+			prov->cap = cap;
+		}
+		usdt__unlock();
 		if (!v)
 			return probe_fail(usdt__fail(ENOMEM, "out of memory adding probe %s", name));
-		prov->probes = v;
-		prov->cap = cap;
 	}
 	uint8_t tb[USDT_MAX_ARGS];
 	for (size_t i = 0; i < argc; i++)
@@ -348,7 +356,9 @@ usdt_probe *usdt_probe_new(usdt_provider *prov, const char *name, const usdt_typ
 	p->spec_len = spec->len;
 	p->argc = (uint8_t)argc;
 	memcpy(p->types, tb, argc);
+	usdt__lock(); /* the watcher reads probes[0, nprobes) with it held */
 	prov->probes[prov->nprobes++] = p;
+	usdt__unlock();
 	prov->ht[ht_slot(prov, name, name_len, h)] = (uint32_t)prov->nprobes;
 	prov->dirty = true;
 	return p;

@@ -358,4 +358,31 @@ TEST(watch_keeps_working_in_a_forked_child)
 	usdt_provider_free(p);
 }
 
+/* @fbt's pattern: a watched provider unloaded, given probes, loaded again,
+ * while every load and unload wakes the watcher to walk its probes. Adding
+ * probes grows the provider's probe array; that once happened outside the
+ * watcher's lock and freed the array under its walk (a crash 1 time in 150
+ * decorating 50 functions; ASan reports it here). */
+TEST(watched_provider_takes_probes_while_the_watcher_walks_them)
+{
+	struct seen s = { PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL };
+	usdt_provider *p = make("growing", NULL);
+	CHECK_EQ_INT(usdt_provider_load(p), 0);
+	CHECK_EQ_INT(usdt_provider_watch(p, on_change, &s), 0);
+	int n = 1;
+	for (int round = 0; round < 40; round++) {
+		CHECK_EQ_INT(usdt_provider_unload(p), 0);
+		for (int i = 0; i < 12; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "p%d", n++);
+			CHECK(usdt_probe_new_sig(p, name, "int64_t") != NULL);
+		}
+		CHECK_EQ_INT(usdt_provider_load(p), 0);
+		CHECK_EQ_INT(usdt_provider_close_retired(p) >= 0, 1);
+	}
+	CHECK_EQ_INT(read_seen(&s, true), 0); /* nothing traced: nothing reported */
+	CHECK_EQ_INT(usdt_provider_watch(p, NULL, NULL), 0);
+	usdt_provider_free(p);
+}
+
 TEST_MAIN()
