@@ -42,6 +42,9 @@ root=$tmp/root
 bg=() bt=
 cleanup() {
 	[ -n "$bt" ] && kill -KILL $bt 2>/dev/null
+	# The programs stop on their file; killed too if they are still there
+	# (bg: the root-run jobs and the programs' own pids, once known).
+	touch "$root/root/c.stop" "$root/root/py.stop" 2>/dev/null
 	for p in "${bg[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	# The root's mounts were made in root-run's private namespaces, gone with
@@ -53,6 +56,7 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 mkdir "$root"
 . tests/lib/bpftrace.sh
 in_root() { "$tree/scripts/root-run" "$root" - "$@"; }
@@ -142,6 +146,7 @@ if ! wait_file "$root/root/c.ready"; then
 	fail c_probe_traced "the program did not start: $(head -c 300 "$tmp/prog.err")"
 else
 	read -r pid path <"$root/root/c.ready"
+	bg+=("$pid")
 	bpath=$(bt_pid_path "$pid" "$path")
 	if bt_start -e "BEGIN { printf(\"READY\\n\"); }
 		usdt:$bpath:debtest:hit { printf(\"EV %d %s %lu\\n\", arg0, str(arg1), arg2); exit(); }"; then
@@ -197,6 +202,7 @@ if ! wait_file "$root/root/py.ready"; then
 	fail python_fbt_traced "the program did not start: $(head -c 300 "$tmp/py.err")"
 else
 	read -r pid path <"$root/root/py.ready"
+	bg+=("$pid")
 	bpath=$(bt_pid_path "$pid" "$path")
 	if bt_start -e "BEGIN { printf(\"READY\\n\"); }
 		usdt:$bpath:debpy:work__entry { printf(\"PY %s %s\\n\", str(arg1), str(arg4)); exit(); }"; then
