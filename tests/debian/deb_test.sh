@@ -106,6 +106,7 @@ cat >"$root/root/prog.c" <<'C'
 #include <usdt.h>
 #include <stdio.h>
 #include <unistd.h>
+#include "vm_probes.h"
 int main(int argc, char **argv)
 {
 	usdt_provider *p = usdt_provider_new("debtest");
@@ -122,13 +123,16 @@ int main(int argc, char **argv)
 	rename("/root/c.ready.tmp", "/root/c.ready");
 	for (int i = 0; i < 1500 && access("/root/c.stop", F_OK); i++) {
 		usdt_probe_fire3(hit, 42, (uintptr_t)(argc > 1 ? argv[1] : ""), 1234567890123ULL);
+		VM_GC_START(987654321);
 		usleep(20000);
 	}
 	usdt_provider_free(p);
 	return 0;
 }
 C
-if in_root bash -c 'gcc -o prog prog.c $(pkg-config --cflags --libs libusdt)' >"$tmp/cc.log" 2>&1 &&
+# Its static probe vm:gc__start comes from the packaged vm.d through usdt-gen.
+if in_root bash -c 'usdt-gen -o vm_probes.h /usr/share/libusdt/providers/vm.d &&
+	gcc -o prog prog.c $(pkg-config --cflags --libs libusdt)' >"$tmp/cc.log" 2>&1 &&
 	in_root ldd /root/prog | grep -qE "libusdt\.so\.0 => (/usr)?/lib/$ma/libusdt\.so\.0"; then
 	pass c_program_builds_with_pkg_config
 else
@@ -149,12 +153,16 @@ else
 	bg+=("$pid")
 	bpath=$(bt_pid_path "$pid" "$path")
 	if bt_start -e "BEGIN { printf(\"READY\\n\"); }
-		usdt:$bpath:debtest:hit { printf(\"EV %d %s %lu\\n\", arg0, str(arg1), arg2); exit(); }"; then
-		for _ in $(seq 100); do kill -0 $bt 2>/dev/null || break; sleep 0.05; done
+		usdt:$bpath:debtest:hit /@hit == 0/ { printf(\"EV %d %s %lu\\n\", arg0, str(arg1), arg2); @hit = 1; }
+		usdt:$(bt_pid_path "$pid" /root/prog):vm:gc__start /@gc == 0/ { printf(\"GC %ld\\n\", arg0); @gc = 1; }"; then
+		for _ in $(seq 100); do [ "$(bt_events | grep -c '^[EG][VC] ')" -ge 2 ] && break; sleep 0.05; done
 		bt_stop; bt=
 		ev=$(bt_events | grep -m1 '^EV ')
 		[ "$ev" = "EV 42 $marker 1234567890123" ] && pass c_probe_traced ||
 			fail c_probe_traced "event '$ev', want 'EV 42 $marker 1234567890123': $(bt_output | tail -n 3 | tr '\n' '|')"
+		ev=$(bt_events | grep -m1 '^GC ')
+		[ "$ev" = "GC 987654321" ] && pass usdt_gen_static_probe_traced ||
+			fail usdt_gen_static_probe_traced "event '$ev', want 'GC 987654321': $(bt_output | tail -n 3 | tr '\n' '|')"
 	else
 		bt_stop; bt=
 		fail c_probe_traced "bpftrace did not start: $(bt_output | tail -n 3 | tr '\n' '|')"
