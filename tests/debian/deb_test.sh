@@ -70,9 +70,9 @@ else
 fi
 mkdir "$root/root/debs"
 cp "${pkgs[@]}" "$root/root/debs/"
-# No package lists in the root (mmdebstrap leaves none): apt can only use
-# what is installed and these files, so this proves the install offline.
-if in_root bash -c 'apt-get install -y -q --no-install-recommends ./debs/*.deb' >"$tmp/apt.log" 2>&1; then
+# No package lists in the root (mmdebstrap leaves none) and no network (an
+# empty network namespace): apt can only use what is installed and these files.
+if unshare --net "$tree/scripts/root-run" "$root" - bash -c 'apt-get install -y -q --no-install-recommends ./debs/*.deb' >"$tmp/apt.log" 2>&1; then
 	pass apt_install_offline
 else
 	fail apt_install_offline "$(tail -n 4 "$tmp/apt.log" | tr '\n' '|')"; exit 0
