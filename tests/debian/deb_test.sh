@@ -36,7 +36,6 @@ lint=$(lintian --fail-on none "${pkgs[@]}" 2>&1)
 errs=$(printf '%s\n' "$lint" | grep '^E: ')
 [ -z "$errs" ] && pass lintian_no_errors || fail lintian_no_errors "$(echo $errs)"
 
-base=$(scripts/deb/mkbase 2>/dev/null) || { fail fresh_root "scripts/deb/mkbase failed: $(scripts/deb/mkbase 2>&1 | tail -n 3 | tr '\n' '|')"; exit 0; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/deb_test.XXXXXX")
 root=$tmp/root
 bg=() bt=
@@ -63,6 +62,9 @@ in_root() { "$tree/scripts/root-run" "$root" - "$@"; }
 # wait_file F: up to 15 s for F (written by a process in the root).
 wait_file() { for _ in $(seq 300); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 
+if ! base=$(scripts/deb/mkbase 2>"$tmp/mkbase.err"); then
+	fail fresh_root "scripts/deb/mkbase failed: $(tail -n 3 "$tmp/mkbase.err" | tr '\n' '|')"; exit 0
+fi
 if tar -xf "$base" -C "$root" 2>"$tmp/tar.err" && [ -x "$root/usr/bin/apt-get" ]; then
 	pass fresh_root
 else
