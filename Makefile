@@ -34,6 +34,8 @@ SANFLAGS :=
 endif
 
 CFLAGS  ?= -O2 -g
+# CPPFLAGS and LDFLAGS (empty by default) reach the library and the tools:
+# a distribution's hardening flags (dpkg-buildflags) apply to what it ships.
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASE_CFLAGS := -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -Ilibusdt/include
 LIB_CFLAGS  := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -Ilibusdt/src
@@ -57,11 +59,11 @@ lib: $(LIB_SO) $(LIB_A) $(BUILD)/lib/libusdt.pc
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(wildcard libusdt/src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
 
 $(LIB_SO): $(LIB_PIC) libusdt/libusdt.map
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -shared -Wl,-soname,$(SONAME) \
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SANFLAGS) -shared -Wl,-soname,$(SONAME) \
 		-Wl,--version-script=libusdt/libusdt.map -Wl,-z,noexecstack \
 		-o $@ $(LIB_PIC) $(LDLIBS_LIB)
 	ln -sf libusdt.so.$(VERSION) $(BUILD)/lib/$(SONAME)
@@ -80,7 +82,7 @@ $(BUILD)/lib/libusdt.pc: libusdt/libusdt.pc.in Makefile
 tools: $(TOOLS)
 $(BUILD)/bin/%: libusdt/tools/%.c $(LIB_A) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Ilibusdt/src -o $@ $< $(LIB_A) $(LDLIBS_LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BASE_CFLAGS) -Ilibusdt/src $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS_LIB)
 
 tests: $(C_TESTS)
 $(BUILD)/tests/%_test: tests/%_test.c $(LIB_A) $(TESTLIB) $(HEADERS)

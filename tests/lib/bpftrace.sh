@@ -13,7 +13,7 @@ bt_start() {
 	bpftrace "$@" >"$tmp/bt.out" 2>"$tmp/bt.err" &
 	bt=$!
 	for _ in $(seq 400); do
-		grep -q '^READY$' "$tmp/bt.out" && return 0
+		grep -q '^READY$' "$tmp/bt.out" 2>/dev/null && return 0
 		kill -0 $bt 2>/dev/null || return 1
 		sleep 0.05
 	done
