@@ -8,6 +8,7 @@ because a tracer is missing counts as a failure.
 """
 import os
 import sys
+import time
 import unittest
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -29,6 +30,19 @@ class Result(unittest.TestResult):
     def __init__(self):
         super().__init__()
         self.failed = 0
+
+    # Each test's time joins tests/run's $BUILD/test-times.txt, so the slow
+    # ones of each interpreter show in the suite's budget.
+    def startTest(self, test):
+        super().startTest(test)
+        self._t0 = time.monotonic()
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        times = os.environ.get("USDT_TEST_TIMES")
+        if times:
+            with open(times, "a") as f:
+                f.write("%4d s    %s\n" % (time.monotonic() - self._t0, short(test)))
 
     def _out(self, line):
         sys.stdout.write(line + "\n")
