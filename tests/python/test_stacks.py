@@ -172,6 +172,21 @@ class StacksTest(unittest.TestCase):
             pystacks.discover(gone.pid)
         self.assertIn("no process %d" % gone.pid, str(cm.exception))
 
+    def test_discover_after_enable_runtime_probes(self):
+        """usdt.enable_runtime_probes() in the program turns the layout probe
+        on as `python -m usdt` does."""
+        q = subprocess.Popen([sys.executable, "-c", "import sys, usdt; "
+                              "usdt.enable_runtime_probes(); print('READY', flush=True); "
+                              "sys.stdin.readline()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(q.wait)
+        self.addCleanup(q.stdout.close)
+        self.addCleanup(q.stdin.close)
+        self.assertEqual(q.stdout.readline().strip(), "READY")
+        layout = pystacks.discover(q.pid)
+        self.assertEqual(layout.py_version >> 16, sys.hexversion >> 16)
+        self.assertEqual(layout.size, 8 * len(pystacks.FIELDS))
+
     def test_layout_silent_untraced(self):
         """The stack family hooks nothing and fires nothing while untraced:
         on while discover()'s bpftrace is attached (it fires every ~100 ms

@@ -344,12 +344,15 @@ def walk(layout, max_frames=MAX_FRAMES):
     return "\n".join(s) + "\n"
 
 
-def emit(layout):
+def emit(layout, max_frames=None):
     """bpftrace statements, after walk()'s in the same action: print the
-    stack whose hash walk() put in $pyh as PYF lines and one PYE line."""
-    _check(layout, getattr(layout, "_max_frames", MAX_FRAMES))
+    stack whose hash walk() put in $pyh as PYF lines and one PYE line.
+    max_frames: walk()'s (by default the one the last walk() of this layout
+    was given), so that both see the same frames."""
+    if max_frames is None:
+        max_frames = getattr(layout, "_max_frames", MAX_FRAMES)
+    _check(layout, max_frames)
     l = layout
-    max_frames = getattr(layout, "_max_frames", MAX_FRAMES)
     s = ["if ($pyfound != 0) {", "  $pyd = (uint64)0; $pyfl = (uint64)0;"]
     s += ["  " + x for x in _chain(l, max_frames, emit=True)]
     s += ["}",
