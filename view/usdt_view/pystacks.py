@@ -69,7 +69,7 @@ FLAG_INVALID = 2
 FLAG_NO_THREAD = 4
 
 MAX_FRAMES = 128   # default bound of a walk
-MAX_FRAMES_LIMIT = 2048  # walk + emit of 2048 pass the verifier (bpftrace 0.17 and 0.27, kernel 6.18)
+MAX_FRAMES_LIMIT = 1024  # walk + emit pass the verifier: 0.17 up to 2048, 0.27 (3.15) 1536, not 2048
 MAX_THREADS = 256  # thread states looked at to find the current thread's
 
 ENABLE_HINT = ("start it with `python -m usdt script.py`, or with USDT_RUNTIME_PROBES=1 in "
