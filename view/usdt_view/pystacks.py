@@ -292,9 +292,9 @@ def _chain(l, max_frames, emit):
 
 def _thread_pointer(l):
     if l.arch == ARCH_AARCH64:
-        tp = "(uint64)curtask->thread.uw.tp_value"
+        tp = "(uint64)uptr(curtask->thread.uw.tp_value)"
     elif l.arch == ARCH_X86_64:
-        tp = "(uint64)curtask->thread.fsbase"
+        tp = "(uint64)uptr(curtask->thread.fsbase)"
     else:
         raise ViewError("stack layout of process %d: unknown architecture %d" % (l.pid, l.arch))
     # pthread_self() (what thread_id holds) minus the thread pointer: 0 on
