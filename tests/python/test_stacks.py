@@ -137,6 +137,18 @@ class StacksTest(unittest.TestCase):
                     self.assertEqual(st.note, "")
                     self.assertFalse(st.truncated)
                     self.assertEqual(st.frames, exp)
+        # A code address that is no code object any more, or a code object
+        # whose first line is not what BPF read (freed, the address reused):
+        # "[freed code object]", never another function's name.
+        code = next(l.split()[3] for l in lines if l and l.startswith("PYF "))
+        first = next(int(l.split()[5]) for l in lines if l and l.startswith("PYF "))
+        for bogus in ("PYF 77 0 %x 0 %d" % (layout.address, first),
+                      "PYF 77 1 %s 0 %d" % (code, first + 1)):
+            self.assertTrue(res.feed(bogus))
+        self.assertTrue(res.feed("PYE 77 2 0"))
+        self.assertEqual(res.stack(0x77).frames, [pystacks.Frame(res.FREED, "?", None)] * 2)
+        self.assertFalse(res.feed("PYF 77 x"))
+        self.assertFalse(res.feed("something else"))
         # Threads at once: each its own stack.
         self.assertEqual(len({pt[i] for i in (10, 11, 12, 13)}), 4)
         # Profile samples during hot(): hot() innermost in at least 90 %.
