@@ -167,6 +167,18 @@ def uprobe_point(i):
     upoint(i)
 
 
+def native_thread_syscall():
+    """A thread Python never ran on (no thread state): its start routine is
+    libc's getppid itself, a syscall the test's program walks at."""
+    import ctypes
+    libc = ctypes.CDLL(None)
+    tid = ctypes.c_ulong()
+    start = ctypes.cast(libc.getppid, ctypes.c_void_p)
+    if libc.pthread_create(ctypes.byref(tid), None, start, None) != 0:
+        raise OSError("pthread_create failed")
+    libc.pthread_join(tid, None)
+
+
 def hot(seconds):
     import time
     end = time.monotonic() + seconds
@@ -194,6 +206,7 @@ def main():
     keyed(24)
     unwinding(25)                 # 25, 26
     uprobe_point(27)
+    native_thread_syscall()
     os.lseek(FD, HOT_ON, 0)
     hot(float(os.environ.get("STACKS_HOT_SECONDS", "1.0")))
     os.lseek(FD, HOT_OFF, 0)

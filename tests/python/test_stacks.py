@@ -6,8 +6,9 @@ session walks the stack at each of those events; the stacks must be equal,
 frame for frame (function, file, line). Also: threads each at their own
 point at once, a 1000-deep recursion (truncated at the walk's bound, the
 innermost frames exact), a generator, a coroutine and an asyncio task, a sort
-key called from C, except/finally while an exception unwinds, and a profile
-timer whose samples during a CPU-bound hot() show hot() innermost.
+key called from C, except/finally while an exception unwinds, a thread
+Python never ran on (no thread state: the fixed hash), and a profile timer
+whose samples during a CPU-bound hot() show hot() innermost.
 """
 import json
 import os
@@ -53,10 +54,12 @@ def program(pid, fd, app_path, layout):
         'printf("PT %%d %%lx\\n", args->offset, $pyh);\n%s}\n}\n'
         "usdt:%s:stk:point /pid == %d/ {\n%s"
         'printf("PT %%d %%lx\\n", arg0, $pyh);\n%s}\n'
+        "tracepoint:syscalls:sys_enter_getppid /pid == %d/ {\n%s"
+        'printf("PN %%lx\\n", $pyh);\n}\n'
         "profile:hz:99 /pid == %d && @hot == 1/ {\n%s"
         'printf("PP %%lx\\n", $pyh);\n%s}\n'
         % (pid, fd, HOT_ON, HOT_OFF, HOT_ON, walk, once, app_path, pid, walk, once,
-           pid, walk, once))
+           pid, walk, pid, walk, once))
 
 
 class StacksTest(unittest.TestCase):
@@ -115,6 +118,7 @@ class StacksTest(unittest.TestCase):
             for i in POINTS:
                 got = bt.wait_for(lambda l, i=i: l.startswith("PT %d " % i), 20 * SCALE)
                 pt[i] = int(got.split()[2], 16)
+            pn = bt.wait_for(lambda l: l.startswith("PN "), 20 * SCALE)
             for h in set(pt.values()):
                 bt.wait_for(lambda l, h=h: l.startswith("PYE %x " % h), 20 * SCALE)
             lines = list(bt.lines)
@@ -152,6 +156,10 @@ class StacksTest(unittest.TestCase):
         self.assertEqual(res.stack(0x77).frames, [pystacks.Frame(res.FREED, "?", None)] * 2)
         self.assertFalse(res.feed("PYF 77 x"))
         self.assertFalse(res.feed("something else"))
+        # A thread with no Python thread state: the fixed hash, its note.
+        self.assertEqual(int(pn.split()[1], 16), pystacks.PYH_NO_THREAD)
+        self.assertEqual(res.stack(pystacks.PYH_NO_THREAD),
+                         pystacks.Stack([], False, "no Python thread state"))
         # Threads at once: each its own stack.
         self.assertEqual(len({pt[i] for i in (10, 11, 12, 13)}), 4)
         # Profile samples during hot(): hot() innermost in at least 90 %.
