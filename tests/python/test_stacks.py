@@ -33,7 +33,7 @@ UPROBE_POINTS = {27}
 MAX_FRAMES = 128
 # Under emulation (the arm64 VM: tests/aarch64/guest_stacks.sh) tracers start
 # tens of times slower: every wait scales.
-SCALE = float(os.environ.get("USDT_TEST_TIME_SCALE", "1"))
+SCALE = float(os.environ.get("USDT_TEST_TIME_SCALE") or 1)
 
 
 def usdt_bin():
