@@ -180,7 +180,11 @@ def discover(pid, timeout=5.0):
     prog = ('%s /pid == %d/ { printf("%s %%lx %%ld %%ld\\n", arg0, arg1, arg2); exit(); }'
             % (spec, pid, MARK))
     try:
-        p = subprocess.run(["bpftrace", "-e", prog], stdin=subprocess.DEVNULL,
+        # -p: this process's uprobe only (the /proc/PID/root path attaches
+        # once under -p on 0.17 and 0.27). The kernel still raises the
+        # semaphore in every process mapping the same image (measured on
+        # 0.17): those publish their layout for the moment, unread.
+        p = subprocess.run(["bpftrace", "-p", str(pid), "-e", prog], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=timeout,
                            errors="replace")
         out, err = p.stdout, p.stderr
