@@ -30,6 +30,18 @@ PYH_NO_FRAMES (a thread state with no frame: idle, or between calls), any
 other value (>= 16) a stack. The hash covers each frame's code address and
 instruction position, the depth and the flags.
 
+Use (the addresses are the process's: filter every probe on its pid, or
+the walk reads another process's memory at them and ends in PYH_NO_THREAD or
+an invalid frame, never a wrong name):
+
+  layout = discover(pid)
+  prog = ("tracepoint:syscalls:sys_enter_read /pid == %d/ {\n" % pid + walk(layout)
+          + "if (@pyseen[$pyh] == 0) { @pyseen[$pyh] = 1;\n" + emit(layout) + "}\n"
+          + "@n[$pyh, kstack] = count(); }")
+  res = Resolver(pid, layout)
+  for line in output: res.feed(line)   # with -f json: the printf record's "data"
+  res.stack(pyh) -> Stack(frames=[Frame(func, file, line), ...], truncated, note)
+
 Bounds: the thread list is walked at most MAX_THREADS entries, the frame
 chain at most max_frames entries, counting those that are not frames of
 their own (3.12+'s C-stack shims and 3.14+'s interpreter entry frames, at
@@ -42,7 +54,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import time
 from typing import List, NamedTuple, Optional
 
 from . import discover as _discover
