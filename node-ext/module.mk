@@ -61,17 +61,25 @@ node-lines: $(NODE_ADDON)
 	@lines=$$(scripts/node-lines) && printf '%s\n' "$$lines" | while read -r major version dir; do \
 		$(MAKE) --no-print-directory node-gc NODE_INC=$$dir/include/node || exit 1; done
 
-# The npm packages `usdt` (with prebuilt binaries: x64 usdt.node and the GC
-# part of every pinned Node line, arm64 usdt.node cross-built) and
+# The npm packages `usdt` (with prebuilt binaries: usdt.node and the GC part
+# of every pinned Node line for x64, the same cross-built for arm64) and
 # `dtrace-provider` as tarballs in $(NPM_DIST) (scripts/npm-pack). `make test`
 # builds them where npm is: tests/node/install_test.js installs them.
 NPM_DIST ?= dist
 export USDT_NPM_DIST := $(abspath $(NPM_DIST))
-.PHONY: npm-pack
+.PHONY: npm-pack node-lines-arm64
 # The arm64 addon has a build directory of its own: `make aarch64` may be
 # compiling libusdt into $(BUILD_A64) at the same time (make -j test).
 NPM_A64 := $(BUILD)/npm-arm64
-# setup-deps installs the cross compiler when it is missing (a fresh machine).
-npm-pack: $(NODE_ADDON) node-lines $(if $(shell command -v $(CROSS)gcc),,deps)
-	$(MAKE) --no-print-directory CC=$(CROSS)gcc AR=$(CROSS)ar BUILD=$(NPM_A64) $(NPM_A64)/node/usdt.node
+A64_VARS = CC=$(CROSS)gcc CXX=$(CROSS)g++ AR=$(CROSS)ar BUILD=$(NPM_A64)
+# The arm64 GC parts: the cross g++ with the same flags, against the headers
+# of each pinned line's official arm64 node (scripts/node-lines -a arm64);
+# tests/node/arm64_gc_test.sh runs those nodes under qemu-aarch64-static.
+node-lines-arm64:
+	@lines=$$(scripts/node-lines -a arm64) && printf '%s\n' "$$lines" | while read -r major version dir; do \
+		$(MAKE) --no-print-directory $(A64_VARS) node-gc NODE_INC=$$dir/include/node || exit 1; done
+# setup-deps installs the cross compilers when they are missing (a fresh machine).
+npm-pack: $(NODE_ADDON) node-lines $(if $(shell command -v $(CROSS)gcc && command -v $(CROSS)g++),,deps)
+	$(MAKE) --no-print-directory $(A64_VARS) $(NPM_A64)/node/usdt.node
+	$(MAKE) --no-print-directory node-lines-arm64
 	scripts/npm-pack -o $(NPM_DIST) $(BUILD) $(NPM_A64)

@@ -9,7 +9,8 @@
 //   prebuilds/linux-x64/usdt.node              N-API only: every node >= 18
 //   prebuilds/linux-x64/usdt_gc-abiN.node      the GC part (V8's C++ API), one
 //                                              per NODE_MODULE_VERSION N
-//   prebuilds/linux-arm64/usdt.node
+//   prebuilds/linux-arm64/usdt.node            the same two kinds, cross-built
+//   prebuilds/linux-arm64/usdt_gc-abiN.node
 // A node-gyp build (build/Release) comes first: it exists only if this
 // machine compiled one, because no prebuilt fitted or the user asked for it.
 const fs = require('fs');

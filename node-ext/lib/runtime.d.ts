@@ -29,6 +29,9 @@ export interface RuntimeState {
     /** The GC part's file once loaded, the reason it could not be (then
      * the gc probes do not fire), or null until a tracer first wants them. */
     gcPart: string | null;
+    /** How many times the GC part's callbacks fired gc__start and gc__done
+     * since it was loaded; null while no GC part is loaded. */
+    gcFired: { start: number; done: number } | null;
   };
 }
 

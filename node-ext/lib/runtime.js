@@ -329,8 +329,10 @@ function disable() {
 /** What is defined and what is hooked right now (for tests and the curious):
  * { enabled, path, definition, traced: [probe names], installed: {gc,
  * httpServer, httpClient, netServer, netEnd}, native: {path, watching, gc,
- * gcPart} } - gc: the GC callbacks are installed; gcPart: the GC part's
- * file, or why it could not be loaded (null until first wanted). */
+ * gcPart, gcFired} } - gc: the GC callbacks are installed; gcPart: the GC
+ * part's file, or why it could not be loaded (null until first wanted);
+ * gcFired: {start, done}, how many times its callbacks fired gc__start and
+ * gc__done (null without a GC part). */
 function state() {
   const traced = [];
   if (rt && imagePath) {
@@ -345,7 +347,7 @@ function state() {
     traced,
     installed: { ...installed },
     native: { ...(rt ? rt.state() : { path: null, watching: false }),
-      gc: gcPart ? gcPart.installed() : false, gcPart: gcFile },
+      gc: gcPart ? gcPart.installed() : false, gcPart: gcFile, gcFired: gcPart ? gcPart.fired() : null },
   };
 }
 

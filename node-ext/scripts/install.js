@@ -6,8 +6,8 @@
 //    USDT_BUILD_FROM_SOURCE=1: node-gyp rebuild, whatever is prebuilt.
 //  - the prebuilt usdt.node for this platform-arch loads, and so does the
 //    GC part for this node's major: nothing to do (no compiler needed).
-//  - usdt.node loads but no GC part fits this node (a newer major, or arm64,
-//    for which only usdt.node is prebuilt): node-gyp rebuild if the tools are
+//  - usdt.node loads but no GC part fits this node (a major newer than the
+//    pinned lines the package was built for): node-gyp rebuild if the tools are
 //    there; if not, or if it fails, the install still succeeds, since only
 //    usdt/runtime's gc__start/gc__done depend on it (it warns once when traced).
 //  - no prebuilt loads: node-gyp rebuild, and a failure fails the install

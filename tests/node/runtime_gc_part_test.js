@@ -17,19 +17,21 @@ const warnings = [];
 process.on('warning', (w) => warnings.push(w.message));
 const until = (p) => new Promise((res, rej) => { const end = Date.now() + 10000;
   const t = setInterval(() => { if (p()) { clearInterval(t); res(); } else if (Date.now() > end) { clearInterval(t); rej(new Error('timed out: ' + JSON.stringify(rt.state()))); } }, 5); });
-const seen = [];
+const seen = [], fired = [];
 (async () => {
   for (let round = 0; round < 2; round++) {
     rt._force('gc__start', 1); rt._force('http__server__request', 1);
     await until(() => rt.state().installed.gc && rt.state().installed.httpServer);
     seen.push(rt.state().native.gc);
+    const before = rt.state().native.gcFired;
     global.gc();
+    fired.push(before && [before, rt.state().native.gcFired]);
     rt._force('gc__start', -1); rt._force('http__server__request', -1);
     await until(() => !rt.state().installed.gc && !rt.state().installed.httpServer);
   }
   await new Promise((r) => setImmediate(r));
   const s = rt.state();
-  console.log(JSON.stringify({ warnings, seen, gc: s.native.gc, gcPart: s.native.gcPart }));
+  console.log(JSON.stringify({ warnings, seen, fired, gc: s.native.gc, gcPart: s.native.gcPart }));
 })().catch((e) => { console.log(JSON.stringify({ error: e.message })); });
 `;
 
@@ -55,6 +57,7 @@ test('gc_part_of_another_major_one_warning_http_still_hooks', () => {
   assert.ok(res.warnings[0].includes(want), res.warnings[0]);
   assert.ok(res.warnings[0].includes(`this node's ABI is ${abi}: rebuild it`), res.warnings[0]);
   assert.deepStrictEqual(res.seen, [false, false]);
+  assert.deepStrictEqual(res.fired, [null, null], 'no GC part, no count of its fires');
   assert.strictEqual(res.gc, false);
 });
 
@@ -65,6 +68,7 @@ test('gc_part_missing_one_warning_naming_where_it_looked', () => {
   assert.ok(res.warnings[0].includes(`no GC part for node ${process.versions.node} (ABI ${abi}): ${missing} not found`),
     res.warnings[0]);
   assert.deepStrictEqual(res.seen, [false, false]);
+  assert.deepStrictEqual(res.fired, [null, null], 'no GC part, no count of its fires');
   assert.strictEqual(res.gc, false);
 });
 
@@ -74,6 +78,11 @@ test('gc_part_of_this_major_installs_and_warns_nothing', () => {
   assert.deepStrictEqual(res.warnings, []);
   assert.strictEqual(res.gcPart, own);
   assert.deepStrictEqual(res.seen, [true, true], 'the callbacks were installed while traced');
+  // A forced GC in each round ran the callbacks: gc__start, traced, fired;
+  // gc__done, whose semaphore nobody raised, did not.
+  for (const [before, after] of res.fired) {
+    assert.ok(after.start > before.start && after.done === before.done, JSON.stringify(res.fired));
+  }
   assert.strictEqual(res.gc, false, 'removed again after the tracer left');
 });
 
