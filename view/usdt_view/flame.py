@@ -3,7 +3,8 @@ kind), root first; kind py, k (kernel) or mark): a static SVG (xml.etree,
 as svg.py's heat map: escaping is the library's, a <title> on every frame
 for hovering) and a self-contained HTML page (the tree as JSON, drawn as an
 inline SVG by its own script, allowed by nonce as page.py's: click a frame
-to zoom to it, a search box that highlights matches and says their share).
+to zoom to it, a search box that highlights matches and says their share;
+#search=TEXT and #zoom=NAME in its URL do the same).
 
 Classic layout: the root (all) at the bottom, callees above their callers,
 each frame as wide as its weight, children in name order (FlameGraph's)."""
@@ -274,9 +275,17 @@ for (const [k, what] of [["py", "Python"], ["k", "kernel"], ["mark", "marker"]])
 }
 document.getElementById("q").addEventListener("input", e => { query = e.target.value; draw(); });
 document.getElementById("reset").addEventListener("click", () => { focus = root; draw(); });
-// #search=TEXT in the URL starts with that search.
-const at = /^#search=(.*)$/.exec(location.hash);
-if (at) { query = decodeURIComponent(at[1]); document.getElementById("q").value = query; }
+// In the URL: #search=TEXT starts with that search, #zoom=NAME zoomed to the
+// heaviest frame of that name (both: #zoom=NAME&search=TEXT).
+for (const part of location.hash.replace(/^#/, "").split("&")) {
+  const i = part.indexOf("="), k = part.slice(0, i), v = decodeURIComponent(part.slice(i + 1));
+  if (k === "search") { query = v; document.getElementById("q").value = v; }
+  if (k === "zoom") {
+    let best = null;
+    (function find(n) { if (n.n === v && (!best || n.v > best.v)) best = n; (n.c || []).forEach(find); })(root);
+    if (best) focus = best;
+  }
+}
 draw();
 </script></body></html>
 """

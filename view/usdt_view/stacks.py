@@ -90,9 +90,11 @@ def parse_event(text, pid, hz=99, usdt_bin="usdt"):
         if events is not None and name and "*" not in text and not os.path.isdir(os.path.join(events, cat, name)):
             raise ViewError("--event %s: no tracepoint %s:%s (see %s)" % (text, cat, name, events))
         return Event("count", "tracepoint:" + rest, "tracepoint:" + rest)
-    if kind in PROBE_TYPES:
-        if kind in ("profile", "interval", "software", "hardware"):
-            return Event("count", text, text)  # not per thread: filtered by pid like the rest
+    if kind in ("k", "kr", "kprobe", "kretprobe") and rest and "*" not in rest and ":" not in rest:
+        funcs = os.path.join(os.path.dirname(events or TRACING + "/events"), "available_filter_functions")
+        if os.path.exists(funcs) and not _has_function(funcs, rest):
+            raise ViewError("--event %s: no kernel function %s to attach a kprobe to (see %s)" % (text, rest, funcs))
+    if kind in PROBE_TYPES or kind in ("k", "kr", "u", "ur", "U", "p", "s", "h", "i", "rt"):
         return Event("count", text, text)
     # PROVIDER:NAME: a USDT probe of the process, at its path in the process's root.
     prov, name = kind, rest
@@ -105,6 +107,19 @@ def parse_event(text, pid, hz=99, usdt_bin="usdt"):
                         % (text, pid, prov, name, pid))
     specs = sorted({discover.Probe(0, prov, name, r["path"], r.get("types", [])).spec(pid) for r in recs})
     return Event("count", ",".join(specs), "usdt %s:%s" % (prov, name))
+
+
+def _has_function(path, name):
+    """Whether the kernel lists name as traceable; True when it cannot be
+    read here (bpftrace then says it, as its error)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.split(" ", 1)[0].strip() == name:
+                    return True
+    except OSError:
+        return True
+    return False
 
 
 def build(pid, event, walk, emit):
@@ -268,7 +283,7 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
                     raise KeyboardInterrupt
                 continue
             if not ok:
-                raise ViewError(t.failure())
+                raise ViewError(_why(t))
             break
         if not quiet:
             sys.stderr.write("%s: tracing %s in pid %d (%s)%s\n" % (
@@ -278,7 +293,7 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
         try:
             while deadline is None or time.monotonic() < deadline:
                 if not t.running():
-                    raise ViewError(t.failure())
+                    raise ViewError(_why(t))
                 if keys:
                     if keys.quit(0.2):
                         break
@@ -295,7 +310,7 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
     except queue.Empty:
         pass
     if t.ended is None:
-        raise ViewError(t.failure())
+        raise ViewError(_why(t))
     counts, times = {}, {}
     for name, into in (("@c", counts), ("@t", times)):
         for k, v in (t.maps.get(name) or {}).items():
@@ -314,6 +329,16 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
         sys.stderr.write("%s: WARNING: %d of %d events not counted (bpftrace's map was full; "
                          "raise BPFTRACE_MAP_KEYS_MAX)\n" % (what, total - counted, total))
     return res
+
+
+def _why(t):
+    """Why bpftrace stopped, once its last words on stderr are read."""
+    try:
+        t.proc.wait(5)
+    except Exception:
+        pass
+    time.sleep(0.2)
+    return t.failure()
 
 
 class _Keys:

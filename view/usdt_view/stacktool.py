@@ -77,6 +77,7 @@ def stacks_cmd(what, args):
     res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames)
     if args.folded:
         sys.stdout.write(stacks.folded_lines(stacks.folded(res)))
+        _summary(what, res)
     else:
         sys.stdout.write(stacks.report(res, pid, discover.comm_of(pid), args.top or None))
     sys.stdout.flush()
@@ -102,6 +103,7 @@ def flame_cmd(what, args):
     sub = "%s, %.1f s: %s in %d stacks%s" % (
         event.label, res.seconds, flame.fmt_weight(total, event.unit), len(folded),
         ("; %d events lost" % res.lost) if res.lost else "")
+    _summary(what, res)
     if args.svg:
         _write(what, args.svg, flame.render_svg(folded, title, event.unit, sub))
     if args.html:
@@ -109,6 +111,17 @@ def flame_cmd(what, args):
     if args.folded:
         _write(what, args.folded, stacks.folded_lines(folded))
     return 0
+
+
+def _summary(what, res):
+    """One line on stderr: what the kernel counted (@n, apart from the
+    per-stack map), for a user comparing with the folded lines' sum."""
+    ev = res.event
+    line = "%s: %d %s in %d stacks, %.1f s" % (what, res.total, "samples" if ev.mode == "cpu" else "events",
+                                               len(res.counts), res.seconds)
+    if ev.weighted:
+        line += ", %s in all" % flame.fmt_weight(sum(res.times.values()), "ns")
+    sys.stderr.write(line + "\n")
 
 
 def _write(what, path, text):
