@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include "runtime.h"
+#include "stacks_layout.h"
 #include "usdt_ext.h"
 
 usdt_probe *usdt__rt_probe[RT_NPROBES];
@@ -40,10 +41,12 @@ static const struct {
 	[RT_LINE] = { "line", "char *, char *, int", RT_F_LINE },
 	[RT_CFUNC_ENTRY] = { "cfunction__entry", RT_CODE_SIG, RT_F_CFUNC },
 	[RT_CFUNC_RETURN] = { "cfunction__return", RT_CODE_SIG, RT_F_CFUNC },
+	/* layout, its size, its version: docs/python-stacks.md */
+	[RT_STACK_LAYOUT] = { "stack__layout", "void *, long, long", RT_F_STACK },
 };
 
 static const char *family_names[RT_NFAMILIES] = { "function", "instance", "gc", "import",
-						  "audit", "line", "cfunction" };
+						  "audit", "line", "cfunction", "stack" };
 
 static usdt_provider *rt_prov;
 static bool rt_native[RT_NPROBES];       /* the interpreter defines it */
@@ -154,12 +157,12 @@ static void note_error(const char *what)
 static int (*const installers[RT_NFAMILIES])(void) = {
 	usdt__rt_func_install, usdt__rt_inst_install, usdt__rt_gc_install,
 	usdt__rt_import_install, usdt__rt_audit_install, usdt__rt_line_install,
-	usdt__rt_cfunc_install,
+	usdt__rt_cfunc_install, usdt__rt_stack_install,
 };
 static void (*const removers[RT_NFAMILIES])(void) = {
 	usdt__rt_func_remove, usdt__rt_inst_remove, usdt__rt_gc_remove,
 	usdt__rt_import_remove, usdt__rt_audit_remove, usdt__rt_line_remove,
-	usdt__rt_cfunc_remove,
+	usdt__rt_cfunc_remove, usdt__rt_stack_remove,
 };
 
 /* With the GIL: make the installed hooks match what is traced. */
@@ -192,6 +195,38 @@ static void rt_apply(bool all_off)
 		native_entry_installed = want;
 	}
 	usdt__rt_slots_refresh();
+}
+
+/* ---- the stack family: no hook, only the layout published ------------- */
+
+volatile bool usdt__rt_stack_on;
+static const struct usdt_stack_layout *stack_layout;
+
+/* Any thread, no GIL needed once the layout is made. */
+void usdt__rt_stack_fire(void)
+{
+	const struct usdt_stack_layout *l = stack_layout;
+	if (l && rt_on(RT_STACK_LAYOUT))
+		usdt_probe_fire3(usdt__rt_probe[RT_STACK_LAYOUT], (uint64_t)(uintptr_t)l, l->size,
+				 l->version);
+}
+
+/* With the GIL (the layout asks for the main interpreter). Fired at once;
+ * our thread fires it again about every 100 ms while it is traced, since a
+ * tracer may raise the semaphore before its uprobe is in place (bpftrace
+ * 0.17 through bcc) and would miss a single fire. */
+int usdt__rt_stack_install(void)
+{
+	if (!stack_layout)
+		stack_layout = usdt__stack_layout();
+	usdt__rt_stack_on = true;
+	usdt__rt_stack_fire();
+	return 0;
+}
+
+void usdt__rt_stack_remove(void)
+{
+	usdt__rt_stack_on = false;
 }
 
 /* ---- our thread: told by libusdt's watcher, applies with the GIL --------- */
@@ -227,7 +262,8 @@ static void *thread_main(void *arg)
 		while (!dirty && !stopping) {
 			/* Read without the GIL: a hint, applied with it. */
 			bool slots = usdt__rt_slots_in_use();
-			if (!slots) {
+			bool stack = usdt__rt_stack_on;
+			if (!slots && !stack) {
 				pthread_cond_wait(&cv, &mu); /* asleep until a tracer comes */
 				continue;
 			}
@@ -240,7 +276,9 @@ static void *thread_main(void *arg)
 				ts.tv_nsec -= 1000000000L;
 			}
 			int rc = pthread_cond_timedwait(&cv, &mu, &ts);
-			if (rc == ETIMEDOUT && (since_refresh += ms) >= refresh_ms) {
+			if (rc == ETIMEDOUT && stack)
+				usdt__rt_stack_fire(); /* no GIL: a uprobe trap and back */
+			if (rc == ETIMEDOUT && slots && (since_refresh += ms) >= refresh_ms) {
 				since_refresh = 0;
 				dirty = true;
 			}

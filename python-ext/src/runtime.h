@@ -30,12 +30,13 @@ enum rt_probe {
 	RT_LINE, /* 3.8-3.11 built with dtrace had it; its place here is ours */
 	RT_CFUNC_ENTRY,
 	RT_CFUNC_RETURN,
+	RT_STACK_LAYOUT, /* ours: the interpreter's layout for BPF stack walks */
 	RT_NPROBES
 };
 
 /* Hook families: installed together, while any of their probes is traced. */
 enum rt_family { RT_F_FUNC, RT_F_INST, RT_F_GC, RT_F_IMPORT, RT_F_AUDIT, RT_F_LINE,
-		 RT_F_CFUNC, RT_NFAMILIES };
+		 RT_F_CFUNC, RT_F_STACK, RT_NFAMILIES };
 
 /* Our probe i, or NULL when the interpreter has it itself (Debian's dtrace
  * build) and we must not define a second python:NAME. */
@@ -82,6 +83,12 @@ int usdt__rt_import_install(void);
 void usdt__rt_import_remove(void);
 int usdt__rt_audit_install(void);
 void usdt__rt_audit_remove(void);
+/* The stack family hooks nothing: while on, our thread fires stack__layout
+ * about every 100 ms (without the GIL). */
+int usdt__rt_stack_install(void);
+void usdt__rt_stack_remove(void);
+void usdt__rt_stack_fire(void);
+extern volatile bool usdt__rt_stack_on;
 
 /* What is installed now, for tests: adds keys to dict d. */
 int usdt__rt_func_state(PyObject *d);
