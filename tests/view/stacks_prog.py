@@ -4,8 +4,8 @@ stacks_prog.py MODE --stats FILE`, so the runtime provider is on):
         serve(); a second thread recurses 40 deep in deep() and reads there
   hot   hot() spins in pure Python, called by compute(); a second thread
         sleeps 5 ms at a time in sleeper()
-It writes where its frames are (function, file, line of the call or the
-loop, found with inspect, not written down) to --stats FILE, the truth the
+It writes where its frames are (the file as its code objects name it, the
+lines of the calls, found with inspect, not written down) to --stats FILE, the truth the
 test compares with, then prints "workload: pid N ready"."""
 import argparse
 import inspect
@@ -20,6 +20,7 @@ ap.add_argument("mode", choices=("read", "hot"))
 ap.add_argument("--stats", required=True)
 opts = ap.parse_args()
 HERE = os.path.abspath(__file__)
+CODE_FILE = inspect.currentframe().f_code.co_filename  # as the interpreter names this file
 where = {}
 
 
@@ -70,7 +71,7 @@ def compute():
 def ready():
     time.sleep(0.2)  # the main thread is in its loop by then
     with open(opts.stats + ".tmp", "w") as f:
-        json.dump({"file": HERE, "lines": where, "pid": os.getpid(), "python": sys.version}, f)
+        json.dump({"file": CODE_FILE, "lines": where, "pid": os.getpid(), "python": sys.version}, f)
     os.rename(opts.stats + ".tmp", opts.stats)
     print("workload: pid %d ready" % os.getpid(), flush=True)
 

@@ -138,6 +138,10 @@ def main(argv=None):
             probes, pair = heatmap.select(records, args.pair, pid)
             session = Session(what, pid, probes, [pair], 1.0, 1.0).start()
             return heatmap.run(session, pair, args)
+        if cmd in ("stacks", "flame"):
+            # Started in the background by a script, SIGINT comes ignored;
+            # a kill -INT (a Ctrl-C sent on) still stops and prints.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         if cmd == "stacks":
             return stacktool.stacks_cmd(what, stacks_parser().parse_args(argv[1:]))
         if cmd == "flame":

@@ -30,6 +30,7 @@ from .tracer import Tracer, stop_all
 
 MARK = "USDTFLAME"
 U64 = (1 << 64) - 1
+LOST = "[Python stack not received]"
 KSUFFIX = "_[k]"
 
 # Time-weighted modes: (description, unit).
@@ -231,8 +232,9 @@ class Result:
     """What one run saw: per (kernel frames, hash) the events and, for the
     time-weighted modes, the nanoseconds."""
 
-    def __init__(self, event, counts, times, total, seconds, lost, resolver):
+    def __init__(self, event, counts, times, total, seconds, lost, resolver, max_frames):
         self.event, self.counts, self.times = event, counts, times
+        self.max_frames = max_frames
         self.total, self.seconds, self.lost, self.resolver = total, seconds, lost, resolver
 
     def weight(self, key):
@@ -241,25 +243,24 @@ class Result:
     def python_frames(self, pyh):
         """Frames of a hash, root first, markers included: a list of
         (name, kind) with kind py or mark."""
-        st = None
-        try:
-            st = self.resolver.stack(pyh)
-        except KeyError:
-            st = None
-        if st is None:
-            return [("[Python stack not received]", "mark")]
-        frames = [("%s (%s:%s)" % (f.func, f.file, f.line), "py") for f in reversed(st.frames)]
+        if not self.resolver.known(pyh):
+            return [(LOST, "mark")]
+        st = self.resolver.stack(pyh)
+        frames = [("%s (%s:%s)" % (f.func, f.file, "?" if f.line is None else f.line), "py")
+                  for f in reversed(st.frames)]
         if not frames:
-            return [("[%s]" % (st.note or "no Python state"), "mark")]
+            return [("[%s]" % (st.note or "no Python frames"), "mark")]
         if st.truncated:
-            frames.insert(0, ("[%s]" % (st.note or "truncated"), "mark"))
+            frames.insert(0, ("[truncated: the walk stops at %d frames]" % self.max_frames, "mark"))
+        elif st.note:
+            frames.insert(0, ("[%s]" % st.note, "mark"))
         return frames
 
     def missing(self):
         """Hashes counted whose frames never arrived."""
         out = 0
         for _, h in self.counts:
-            if self.python_frames(h)[0][0] == "[Python stack not received]":
+            if not self.resolver.known(h):
                 out += 1
         return out
 
@@ -309,6 +310,7 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
         t.done.get(timeout=30)
     except queue.Empty:
         pass
+    resolver.close()  # frames are resolved as their lines arrive
     if t.ended is None:
         raise ViewError(_why(t))
     counts, times = {}, {}
@@ -320,7 +322,8 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
     total = int(n) if n not in (None, {}) else 0
     span = (t.ended - t.began) / 1e9 if t.began is not None else 0.0
     lost = t.lost + t.lost_from_stderr()
-    res = Result(event, counts, times, total, span, lost, resolver)
+    res = Result(event, counts, times, total, span, lost, resolver,
+                 max_frames or getattr(pystacks, "MAX_FRAMES", 0))
     if lost:
         sys.stderr.write("%s: WARNING: bpftrace lost %d events (its output buffer was full): %d of "
                          "%d stacks have no Python frames\n" % (what, lost, res.missing(), len(counts)))
