@@ -121,6 +121,18 @@ if [ $rc -eq 0 ] && [ "$out" = ok ]; then pass stacks_read_time_weighted_reader_
 else fail stacks_read_time_weighted_reader_heaviest "rc=$rc $out $(head -c 400 "$tmp/rd.err")"; fi
 why=$(untraced "$R") && pass stacks_leave_process_untraced || fail stacks_leave_process_untraced "$why"
 
+# The recipe: --print-program's program with a probe of one's own added
+# to its first action's list, run with --program: lseek(2) from reader too.
+"$usdt" stacks "$R" --event sys_enter_read --print-program >"$tmp/my.bt" 2>"$tmp/my.err"; rc1=$?
+sed -i 's|^tracepoint:syscalls:sys_enter_read /|tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_lseek /|' "$tmp/my.bt"
+"$usdt" stacks "$R" --program "$tmp/my.bt" --seconds 2 >"$tmp/my.txt" 2>>"$tmp/my.err"; rc=$?
+f=$(python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print(d["file"], d["lines"]["reader_seek"], d["lines"]["reader_read"])' "$tmp/rd.json")
+read -r file seek rd <<<"$f"
+if [ $rc1 -eq 0 ] && [ $rc -eq 0 ] && grep -qx "    reader ($file:$seek)" "$tmp/my.txt" && grep -qx "    reader ($file:$rd)" "$tmp/my.txt" &&
+	grep -q '^// usdt stacks: tracepoint:syscalls:sys_enter_read in pid' "$tmp/my.bt"; then
+	pass stacks_print_program_and_own_probe_recipe
+else fail stacks_print_program_and_own_probe_recipe "rc=$rc1/$rc $(head -c 300 "$tmp/my.err") $(grep -m4 'reader\|^program' "$tmp/my.txt")"; fi
+
 # Stopped by a signal while tracing (no --seconds): SIGTERM and SIGINT (a
 # Ctrl-C) print what was seen and leave nothing attached.
 for sig in TERM INT; do

@@ -67,6 +67,9 @@ def _stack_options(p, event_help):
                    help="Python frames walked per stack (deeper ones end with a [truncated] frame)")
     p.add_argument("--print-program", action="store_true",
                    help="print the bpftrace program the tool would run, and exit")
+    p.add_argument("--program", metavar="FILE",
+                   help="run this program instead: one of --print-program's, with probes of "
+                        "your own added (each: the walk, the @pyseen block, @c[kstack, $pyh])")
 
 
 EVENTS = ("cpu (a profile timer, filtered by pid), read (time blocked in read(2), "

@@ -123,11 +123,15 @@ def _has_function(path, name):
     return False
 
 
-def build(pid, event, walk, emit):
+def build(pid, event, walk, emit, what="usdt stacks"):
     """The bpftrace program: walk and emit are pystacks' statements."""
     seen = "\tif (@pyseen[$pyh] == 0) {\n\t\t@pyseen[$pyh] = 1;\n%s\n\t}\n" % _indent(emit, 2)
     walk = _indent(walk, 1)
-    out = ["// usdt %s: %s in pid %d" % ("flame", event.label, pid),
+    out = ["// %s: %s in pid %d (generated; run with: bpftrace -f json -p %d FILE)" % (what, event.label, pid, pid),
+           "// Each action: the walk sets $pyh, a hash of the thread's Python stack; the",
+           "// stack's PYF/PYE lines are printed once per new hash (@pyseen). @c[kstack, $pyh]",
+           "// counts events (@t: their time), @n all events. Another probe of your own takes",
+           "// the same two blocks (walk, then the @pyseen test) and its own map.",
            'BEGIN { printf("%s B %%lld\\n", nsecs); }' % MARK]
     helpers = ["@pyseen"]
     if event.mode == "read":
@@ -157,6 +161,21 @@ def build(pid, event, walk, emit):
     out.append('END {\n\tprintf("%s E %%lld\\n", nsecs);\n%s\n}'
                % (MARK, "\n".join("\tclear(%s);" % h for h in helpers)))
     return "\n".join(out) + "\n"
+
+
+def user_program(path):
+    """A program of the user's (--program FILE), started from --print-program's:
+    it keeps our BEGIN/END lines and the @c map (@t: time-weighted)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise ViewError("%s: %s" % (path, e.strerror))
+    if ('"%s B ' % MARK) not in text or ('"%s E ' % MARK) not in text or "@c[" not in text:
+        raise ViewError("%s: not a program of --print-program's shape (it keeps the BEGIN and END "
+                        "lines printing %s B/E and counts into @c[kstack, $pyh])" % (path, MARK))
+    weighted = "@t[" in text
+    return text, Event("program", None, "program %s" % path, weighted)
 
 
 def _indent(text, n):
@@ -265,11 +284,13 @@ class Result:
         return out
 
 
-def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=None):
+def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=None, program=None):
     """Traces until seconds pass, q, Ctrl-C or SIGTERM; returns a Result.
-    bpftrace is stopped in order whatever happens."""
+    bpftrace is stopped in order whatever happens. program: a user's own
+    (--program), else the one built for event."""
     kw = {"max_frames": max_frames} if max_frames else {}
-    program = build(pid, event, pystacks.walk(layout, **kw), pystacks.emit(layout))
+    if program is None:
+        program = build(pid, event, pystacks.walk(layout, **kw), pystacks.emit(layout), what)
     resolver = pystacks.Resolver(pid, layout)
     t = StackTracer(pid, program, resolver)
     t.start()

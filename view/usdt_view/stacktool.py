@@ -49,32 +49,38 @@ def _prepare(what, args):
         raise ViewError("--hz must be between 1 and 10000", 2)
     if args.max_frames is not None and args.max_frames < 1:
         raise ViewError("--max-frames must be at least 1", 2)
+    if args.program and (args.event or args.print_program):
+        raise ViewError("--program runs your own program: no --event or --print-program with it", 2)
     pid = parse_pid(args.pid)
-    if not args.print_program:
-        check_environment()
+    check_environment()
     _python_process(pid)
-    event = stacks.parse_event(args.event, pid, args.hz, usdt_bin())
+    args.text = None
+    if args.program:
+        args.text, event = stacks.user_program(args.program)
+    else:
+        event = stacks.parse_event(args.event, pid, args.hz, usdt_bin())
     pystacks = _engine()
     layout = pystacks.discover(pid)
     return pid, event, pystacks, layout
 
 
-def _program(pid, event, pystacks, layout, max_frames):
+def _program(what, pid, event, pystacks, layout, max_frames):
     kw = {"max_frames": max_frames} if max_frames else {}
-    return stacks.build(pid, event, pystacks.walk(layout, **kw), pystacks.emit(layout))
+    return stacks.build(pid, event, pystacks.walk(layout, **kw), pystacks.emit(layout), what)
 
 
 def stacks_cmd(what, args):
     if args.top < 0:
         raise ViewError("--top must be 0 (all) or more", 2)
-    if not args.event:
+    if not args.event and not args.program:
         raise ViewError("--event EVENT is needed (cpu, read, offcpu, sys_enter_read, a bpftrace "
                         "probe...; usdt flame samples on-CPU by default)", 2)
     pid, event, pystacks, layout = _prepare(what, args)
     if args.print_program:
-        sys.stdout.write(_program(pid, event, pystacks, layout, args.max_frames))
+        sys.stdout.write(_program(what, pid, event, pystacks, layout, args.max_frames))
         return 0
-    res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames)
+    res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames,
+                     program=args.text)
     if args.folded:
         sys.stdout.write(stacks.folded_lines(stacks.folded(res)))
         _summary(what, res)
@@ -93,10 +99,11 @@ def flame_cmd(what, args):
             _writable(f)
     pid, event, pystacks, layout = _prepare(what, args)
     if args.print_program:
-        sys.stdout.write(_program(pid, event, pystacks, layout, args.max_frames))
+        sys.stdout.write(_program(what, pid, event, pystacks, layout, args.max_frames))
         return 0
     comm = discover.comm_of(pid)
-    res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames)
+    res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames,
+                     program=args.text)
     folded = stacks.folded(res)
     title = args.title or "%s: %s (pid %d)" % (comm, "on-CPU" if event.mode == "cpu" else event.label.split(",")[0], pid)
     total = sum(folded.values())
