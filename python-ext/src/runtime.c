@@ -257,6 +257,8 @@ static void native_cb(const volatile unsigned short *sema, bool enabled, void *c
 static void *thread_main(void *arg)
 {
 	unsigned since_refresh = 0;
+	/* Named, so that tests and users can tell its wakeups from the process's. */
+	pthread_setname_np(pthread_self(), "usdt-runtime");
 	pthread_mutex_lock(&mu);
 	for (;;) {
 		while (!dirty && !stopping) {

@@ -17,6 +17,9 @@ code's filename and lineno, the C function's name and module), gc__start
 instance__delete__start/done (class name, module name),
 import__find__load__start (module) / done (module, found), audit (event, args),
 line (filename, funcname, lineno). A name with no UTF-8 arrives as NULL.
+Ours: stack__layout (layout address, size, version), fired every 100 ms while
+traced and hooking nothing: the interpreter's memory layout, for BPF programs
+that walk Python stacks (docs/python-stacks.md, view/usdt_view/pystacks.py).
 
 Nothing is hooked until a tracer attaches to one of them: libusdt notices the
 semaphore within milliseconds and the extension installs the hooks of exactly

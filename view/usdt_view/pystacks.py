@@ -69,6 +69,7 @@ FLAG_INVALID = 2
 FLAG_NO_THREAD = 4
 
 MAX_FRAMES = 128   # default bound of a walk
+MAX_FRAMES_LIMIT = 1024  # walk + emit pass the verifier: 0.17 up to 2048, 0.27 (3.15) 1536, not 2048
 MAX_THREADS = 256  # thread states looked at to find the current thread's
 
 ENABLE_HINT = ("start it with `python -m usdt script.py`, or with USDT_RUNTIME_PROBES=1 in "
@@ -240,16 +241,16 @@ def _chain(l, max_frames, emit):
     s.append("$pyf = %s;" % _u64("$pyts + %d" % l.tstate_frame))
     if l.has("cframe_current"):
         s.append("if ($pyf != 0) { $pyf = %s; }" % _u64("$pyf + %d" % l.cframe_current))
-    s.append("$pyn = 0; $pystop = 0;")
+    s.append("$pyn = (uint64)0; $pystop = (uint64)0;")
     s.append("while ($pyn < %d && $pyf != 0 && $pystop == 0) {" % max_frames)
-    s.append("  $pyn = $pyn + 1; $pyok = 1;")
+    s.append("  $pyn = $pyn + 1; $pyok = (uint64)1;")
     if l.has("frame_owner"):
         s.append("  $pyo = (uint64)*(uint8*)uptr($pyf + %d);" % l.frame_owner)
         if skip:
-            s.append("  if ($pyo >= %d) { $pyok = 0; }" % l.owner_skip_min)
+            s.append("  if ($pyo >= %d) { $pyok = (uint64)0; }" % l.owner_skip_min)
     s.append("  if ($pyok == 1) {")
     s.append("    $pyc = %s;" % code)
-    s.append("    if (%s != 0x%x) { $pyfl = $pyfl | %d; $pystop = 1; $pyok = 0; }"
+    s.append("    if (%s != 0x%x) { $pyfl = $pyfl | %d; $pystop = (uint64)1; $pyok = (uint64)0; }"
              % (_u64("$pyc + %d" % l.ob_type), l.code_type, FLAG_INVALID))
     s.append("  }")
     s.append("  if ($pyok == 1) {")
@@ -258,7 +259,7 @@ def _chain(l, max_frames, emit):
         # 3.11+: a frame not yet past its RESUME is not the interpreter's
         # either (_PyFrame_IsIncomplete).
         s.append("    if ($pyo != %d && $pyx < $pyc + %d + %d * (uint64)*(int32*)uptr($pyc + %d)) "
-                 "{ $pyok = 0; }" % (l.owner_generator, l.code_adaptive, l.codeunit_size,
+                 "{ $pyok = (uint64)0; }" % (l.owner_generator, l.code_adaptive, l.codeunit_size,
                                      l.code_firsttraceable))
         s.append("    $pyx = $pyx - $pyc;")
     s.append("  }")
@@ -275,7 +276,7 @@ def _chain(l, max_frames, emit):
     s.append("}")
     # The counter's value at the exit differs between paths: forget it, so
     # that the verifier's states after the loop are one, not one a count.
-    s.append("$pyn = 0;")
+    s.append("$pyn = (uint64)0;")
     # Entries left: truncated, unless the one left is the last and a shim
     # (3.12+'s entry frame at the bottom of every thread's chain).
     if skip:
@@ -291,12 +292,17 @@ def _chain(l, max_frames, emit):
 
 def _thread_pointer(l):
     if l.arch == ARCH_AARCH64:
-        tp = "(uint64)curtask->thread.uw.tp_value"
+        tp = "(uint64)uptr(curtask->thread.uw.tp_value)"
     elif l.arch == ARCH_X86_64:
-        tp = "(uint64)curtask->thread.fsbase"
+        tp = "(uint64)uptr(curtask->thread.fsbase)"
     else:
         raise ViewError("stack layout of process %d: unknown architecture %d" % (l.pid, l.arch))
-    if l.tp_delta:
+    # pthread_self() (what thread_id holds) minus the thread pointer: 0 on
+    # x86-64 glibc, minus sizeof(struct pthread) on aarch64 (a literal above
+    # INT64_MAX is not one every bpftrace takes: subtract instead).
+    if l.tp_delta >= 1 << 63:
+        tp = "(%s - 0x%x)" % (tp, (1 << 64) - l.tp_delta)
+    elif l.tp_delta:
         tp = "(%s + 0x%x)" % (tp, l.tp_delta)
     return tp
 
@@ -304,8 +310,8 @@ def _thread_pointer(l):
 def _check(layout, max_frames):
     if not isinstance(layout, Layout):
         raise TypeError("layout must come from discover()")
-    if not (1 <= max_frames <= 4096):
-        raise ViewError("max_frames must be 1..4096, not %r" % (max_frames,))
+    if not (1 <= max_frames <= MAX_FRAMES_LIMIT):
+        raise ViewError("max_frames must be 1..%d, not %r" % (MAX_FRAMES_LIMIT, max_frames))
 
 
 def walk(layout, max_frames=MAX_FRAMES):
@@ -314,21 +320,21 @@ def walk(layout, max_frames=MAX_FRAMES):
     they use start with $py."""
     _check(layout, max_frames)
     l = layout
-    s = ["$pyh = 0; $pyd = 0; $pyfl = 0; $pyf = (uint64)0; $pyc = (uint64)0; $pyx = (uint64)0;",
-         "$pyo = (uint64)0; $pyn = 0; $pystop = 0; $pyok = 0;",
+    s = ["$pyh = (uint64)0; $pyd = (uint64)0; $pyfl = (uint64)0; $pyf = (uint64)0; $pyc = (uint64)0; $pyx = (uint64)0;",
+         "$pyo = (uint64)0; $pyn = (uint64)0; $pystop = (uint64)0; $pyok = (uint64)0;",
          "$pytp = %s;" % _thread_pointer(l),
-         "$pyts = %s; $pyi = 0; $pyfound = 0;" % _u64("0x%x" % l.tstate_head),
+         "$pyts = %s; $pyi = (uint64)0; $pyfound = (uint64)0;" % _u64("0x%x" % l.tstate_head),
          "while ($pyi < %d && $pyts != 0 && $pyfound == 0) {" % MAX_THREADS,
          "  $pyi = $pyi + 1;",
-         "  if (%s == $pytp) { $pyfound = 1; } else { $pyts = %s; }"
+         "  if (%s == $pytp) { $pyfound = (uint64)1; } else { $pyts = %s; }"
          % (_u64("$pyts + %d" % l.tstate_thread_id), _u64("$pyts + %d" % l.tstate_next)),
          "}",
-         "$pyi = 0;",
-         "if ($pyfound == 0) { $pyh = %d; $pyfl = %d; } else {" % (PYH_NO_THREAD, FLAG_NO_THREAD),
-         "$pyh = 0x%x;" % FNV_OFFSET]
+         "$pyi = (uint64)0;",
+         "if ($pyfound == 0) { $pyh = (uint64)%d; $pyfl = (uint64)%d; } else {" % (PYH_NO_THREAD, FLAG_NO_THREAD),
+         "$pyh = (uint64)0x%x;" % FNV_OFFSET]
     s += ["  " + x for x in _chain(l, max_frames, emit=False)]
     # (No branch on $pyd: see _chain. No frame hashed leaves $pyh as it was.)
-    s += ["  if ($pyh == 0x%x && $pyfl == 0) { $pyh = %d; } else {" % (FNV_OFFSET, PYH_NO_FRAMES),
+    s += ["  if ($pyh == 0x%x && $pyfl == 0) { $pyh = (uint64)%d; } else {" % (FNV_OFFSET, PYH_NO_FRAMES),
           "    $pyh = ($pyh ^ (($pyd << 8) | $pyfl)) * 0x%x;" % FNV_PRIME,
           "    if ($pyh < 16) { $pyh = $pyh + 16; }",
           "  }",
@@ -338,13 +344,16 @@ def walk(layout, max_frames=MAX_FRAMES):
     return "\n".join(s) + "\n"
 
 
-def emit(layout):
+def emit(layout, max_frames=None):
     """bpftrace statements, after walk()'s in the same action: print the
-    stack whose hash walk() put in $pyh as PYF lines and one PYE line."""
-    _check(layout, getattr(layout, "_max_frames", MAX_FRAMES))
+    stack whose hash walk() put in $pyh as PYF lines and one PYE line.
+    max_frames: walk()'s (by default the one the last walk() of this layout
+    was given), so that both see the same frames."""
+    if max_frames is None:
+        max_frames = getattr(layout, "_max_frames", MAX_FRAMES)
+    _check(layout, max_frames)
     l = layout
-    max_frames = getattr(layout, "_max_frames", MAX_FRAMES)
-    s = ["if ($pyfound != 0) {", "  $pyd = 0; $pyfl = 0;"]
+    s = ["if ($pyfound != 0) {", "  $pyd = (uint64)0; $pyfl = (uint64)0;"]
     s += ["  " + x for x in _chain(l, max_frames, emit=True)]
     s += ["}",
           'printf("PYE %lx %d %d\\n", $pyh, $pyd, $pyfl);']
