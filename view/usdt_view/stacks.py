@@ -199,7 +199,12 @@ def split_key(key):
 class StackTracer(Tracer):
     """tracer.Tracer (its process handling: own session, SIGINT if we die,
     stop_all's orderly stop) reading this program's output: the resolver's
-    lines, our markers, the maps printed at the end, lost events."""
+    lines, our markers, the maps printed at the end, lost events. The one
+    event asked for must attach: bpftrace 0.25+ stops on a probe it cannot
+    attach instead of running without it (and failing later on a map only
+    that probe's action defined)."""
+
+    MISSING_PROBES = "error"
 
     def __init__(self, pid, program, resolver):
         super().__init__(pid, program, 4)
