@@ -234,7 +234,10 @@ class StackTracer(Tracer):
                     elif text.strip():
                         self.resolver.feed(text)
             elif kind == "lost_events":
-                n = data.get("events") if isinstance(data, dict) else data
+                # 0.17: {"data": {"events": N}}; 0.27: {"count": N}.
+                n = msg.get("count")
+                if n is None:
+                    n = data.get("events") if isinstance(data, dict) else data
                 self.lost += int(n or 0)
             elif kind == "map" and isinstance(data, dict) and self.ended is not None:
                 for name, m in data.items():
@@ -270,7 +273,10 @@ class Result:
         if not self.resolver.known(pyh):
             return [(LOST, "mark")]
         st = self.resolver.stack(pyh)
-        frames = [("%s (%s:%s)" % (f.func, f.file, "?" if f.line is None else f.line), "py")
+        # A frame the resolver could not name ([frame line lost], a freed
+        # code object) is a marker, not a function.
+        frames = [(f.func, "mark") if f.func.startswith("[") else
+                  ("%s (%s:%s)" % (f.func, f.file, "?" if f.line is None else f.line), "py")
                   for f in reversed(st.frames)]
         if not frames:
             return [("[%s]" % (st.note or "no Python frames"), "mark")]
