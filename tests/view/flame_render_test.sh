@@ -5,7 +5,7 @@
 # (xmllint); every frame is as wide as its weight; kernel, Python and marker
 # frames are coloured by kind; the HTML page in headless chromium draws the
 # same frames, zooms (#zoom=) and searches (#search=) with the right share.
-# About 5 s.
+# And `usdt --help`, `usdt stacks --help`, `usdt flame --help`. About 5 s.
 T=flame_render_test.sh
 source "$(dirname "$0")/common.sh"
 
@@ -106,3 +106,13 @@ PY
 	if [ "$out" = ok ]; then pass flame_html_draws_zooms_and_searches
 	else fail flame_html_draws_zooms_and_searches "$out"; fi
 fi
+
+# The C usdt dispatches both commands to the viewer, and its help names them.
+"$usdt" stacks --help >"$tmp/h.stacks" 2>&1; r1=$?
+"$usdt" flame --help >"$tmp/h.flame" 2>&1; r2=$?
+"$usdt" --help >"$tmp/h" 2>&1; r3=$?
+if [ $r1$r2$r3 = 000 ] && grep -q '^usage: usdt stacks' "$tmp/h.stacks" && grep -q -- '--print-program' "$tmp/h.stacks" &&
+	grep -q '^usage: usdt flame' "$tmp/h.flame" && grep -q -- '--svg FILE' "$tmp/h.flame" &&
+	grep -q 'usdt stacks PID --event EVENT' "$tmp/h" && grep -q 'usdt flame PID' "$tmp/h"; then
+	pass usdt_help_names_stacks_and_flame
+else fail usdt_help_names_stacks_and_flame "rc=$r1/$r2/$r3 $(head -c 300 "$tmp/h.stacks" "$tmp/h")"; fi
