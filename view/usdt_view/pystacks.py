@@ -30,6 +30,18 @@ PYH_NO_FRAMES (a thread state with no frame: idle, or between calls), any
 other value (>= 16) a stack. The hash covers each frame's code address and
 instruction position, the depth and the flags.
 
+Use (the addresses are the process's: filter every probe on its pid, or
+the walk reads another process's memory at them and ends in PYH_NO_THREAD or
+an invalid frame, never a wrong name):
+
+  layout = discover(pid)
+  prog = ("tracepoint:syscalls:sys_enter_read /pid == %d/ {\n" % pid + walk(layout)
+          + "if (@pyseen[$pyh] == 0) { @pyseen[$pyh] = 1;\n" + emit(layout) + "}\n"
+          + "@n[$pyh, kstack] = count(); }")
+  res = Resolver(pid, layout)
+  for line in output: res.feed(line)   # with -f json: the printf record's "data"
+  res.stack(pyh) -> Stack(frames=[Frame(func, file, line), ...], truncated, note)
+
 Bounds: the thread list is walked at most MAX_THREADS entries, the frame
 chain at most max_frames entries, counting those that are not frames of
 their own (3.12+'s C-stack shims and 3.14+'s interpreter entry frames, at
@@ -38,9 +50,10 @@ stacks end with FLAG_TRUNCATED set and their innermost frames.
 """
 import os
 import re
+import shutil
+import signal
 import struct
 import subprocess
-import time
 from typing import List, NamedTuple, Optional
 
 from . import discover as _discover
@@ -111,7 +124,19 @@ class Stack(NamedTuple):
 # ---- discover ---------------------------------------------------------------
 
 def _usdt_bin():
-    return os.environ.get("USDT_BIN") or "usdt"
+    """$USDT_BIN (the `usdt` that started us sets it), else `usdt` on PATH,
+    else the one installed beside us (PREFIX/libexec/usdt/usdt_view ->
+    PREFIX/bin/usdt), else the source tree's build/bin/usdt."""
+    if os.environ.get("USDT_BIN"):
+        return os.environ["USDT_BIN"]
+    if shutil.which("usdt"):
+        return "usdt"
+    here = os.path.dirname(os.path.abspath(__file__))
+    for cand in (os.path.join(here, "..", "..", "..", "bin", "usdt"),
+                 os.path.join(here, "..", "..", os.environ.get("BUILD", "build"), "bin", "usdt")):
+        if os.access(cand, os.X_OK):
+            return os.path.normpath(cand)
+    return "usdt"
 
 
 def _layout_probe(pid):
@@ -119,7 +144,8 @@ def _layout_probe(pid):
     try:
         records = _discover.list_probes(_usdt_bin(), pid)
     except ViewError as e:
-        raise ViewError("process %d: %s" % (pid, e))
+        msg = str(e)
+        raise ViewError(msg if str(pid) in msg else "process %d: %s" % (pid, msg))
     for r in records:
         if r.get("provider") == "python" and r.get("name") == "stack__layout":
             return r
@@ -167,6 +193,15 @@ def parse_layout(pid, address, data, probe=None):
 MARK = "USDTPYLAYOUT"
 
 
+def _why(err):
+    """bpftrace's reason from its stderr: its last ERROR line, else its last
+    line that is not about itself (Attaching..., WARNING)."""
+    lines = [l.strip() for l in err.splitlines() if l.strip()]
+    errors = [l for l in lines if l.startswith("ERROR")]
+    rest = [l for l in lines if not l.startswith(("Attach", "WARNING"))]
+    return (errors or rest or [""])[-1]
+
+
 def discover(pid, timeout=5.0):
     """The layout process pid publishes: bpftrace enables python:stack__layout
     (the extension then fires it at once and every ~100 ms), we read the struct
@@ -179,26 +214,37 @@ def discover(pid, timeout=5.0):
     spec = _spec(pid, rec["path"])
     prog = ('%s /pid == %d/ { printf("%s %%lx %%ld %%ld\\n", arg0, arg1, arg2); exit(); }'
             % (spec, pid, MARK))
+    # -p: this process's uprobe only (the /proc/PID/root path attaches once
+    # under -p on 0.17 and 0.27). The kernel still raises the semaphore in
+    # every process mapping the same image (measured on 0.17): those publish
+    # their layout for the moment, unread.
     try:
-        p = subprocess.run(["bpftrace", "-e", prog], stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=timeout,
-                           errors="replace")
-        out, err = p.stdout, p.stderr
+        p = subprocess.Popen(["bpftrace", "-p", str(pid), "-e", prog], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             errors="replace")
     except FileNotFoundError:
         raise ViewError("bpftrace not found on PATH (Debian: apt-get install bpftrace)")
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # SIGINT, not SIGKILL: bpftrace then detaches and lowers the
+        # semaphores it raised (bcc writes them in the process's memory).
+        p.send_signal(signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
         if MARK not in out:
             gone = "" if os.path.exists("/proc/%d" % pid) else " (the process is gone)"
+            why = _why(err)
             raise ViewError("process %d did not fire python:stack__layout within %.1f s%s%s"
-                            % (pid, timeout, gone, (": " + err.strip().splitlines()[-1])
-                               if err.strip() else ""))
+                            % (pid, timeout, gone, (": " + why) if why else ""))
     m = re.search(r"^%s ([0-9a-f]+) (\d+) (\d+)$" % MARK, out, re.M)
     if not m:
-        last = (err.strip().splitlines() or ["no output"])[-1]
-        raise ViewError("reading the stack layout of process %d with bpftrace failed: %s"
-                        % (pid, last))
+        gone = "" if os.path.exists("/proc/%d" % pid) else " (the process is gone)"
+        raise ViewError("reading the stack layout of process %d with bpftrace failed%s: %s"
+                        % (pid, gone, _why(err) or "exit %s, no output" % p.returncode))
     address, size = int(m.group(1), 16), int(m.group(2))
     if size < 24 or size > 65536:
         raise ViewError("process %d: stack layout size %d is not plausible" % (pid, size))
