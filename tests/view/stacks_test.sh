@@ -6,10 +6,11 @@
 # whose innermost frames are reader and serve at the lines the program
 # found itself; the 40-deep stack cut to --max-frames with a visible
 # [truncated] frame first, never a wrong frame; the same stack the heaviest
-# under `read` (time blocked, per thread); the folded output parses and
-# sums to the events counted; SIGTERM and Ctrl-C leave no bpftrace and every
-# semaphore at 0; the errors a user meets, one line each. About 35 s; the
-# sid level runs it on bpftrace 0.27 (flame_test.sh: the flame graphs).
+# under `read` (time blocked, per thread), and in nanosleep under offcpu;
+# the folded output parses and sums to the events counted; the
+# --print-program / --program recipe; SIGTERM and Ctrl-C leave no bpftrace
+# and every semaphore at 0; the errors a user meets, one line each. About
+# 25 s; the sid level runs it on bpftrace 0.27 (flame_test.sh: the graphs).
 T=stacks_test.sh
 source "$(dirname "$0")/common.sh"
 need bpftrace stacks_reader_under_sys_enter_read || exit 0
@@ -119,6 +120,21 @@ PY
 )
 if [ $rc -eq 0 ] && [ "$out" = ok ]; then pass stacks_read_time_weighted_reader_heaviest
 else fail stacks_read_time_weighted_reader_heaviest "rc=$rc $out $(head -c 400 "$tmp/rd.err")"; fi
+# Off-CPU: reader's time.sleep between reads, in the kernel's nanosleep.
+"$usdt" stacks "$R" --event offcpu --seconds 2 --top 0 >"$tmp/off.txt" 2>"$tmp/off.err"; rc=$?
+out=$(python3 - "$tmp/off.txt" "$tmp/rd.json" <<'PY' 2>&1
+import json, sys
+f = json.load(open(sys.argv[2]))["file"]
+text = open(sys.argv[1]).read()
+head, _, body = text.partition("\n\n")
+blocks = [b.splitlines() for b in body.strip().split("\n\n") if b.strip()]
+ok = [b for b in blocks if len(b) > 2 and b[1].strip().startswith("reader (%s:" % f)
+      and any("nanosleep" in x for x in b[b.index("    -- kernel --"):] if "    -- kernel --" in b)]
+print("ok" if ok and "switches" in head else "%s; stacks %s" % (head, [b[:2] for b in blocks]))
+PY
+)
+if [ $rc -eq 0 ] && [ "$out" = ok ]; then pass stacks_offcpu_reader_in_nanosleep
+else fail stacks_offcpu_reader_in_nanosleep "rc=$rc $out $(head -c 300 "$tmp/off.err")"; fi
 why=$(untraced "$R") && pass stacks_leave_process_untraced || fail stacks_leave_process_untraced "$why"
 
 # The recipe: --print-program's program with a probe of one's own added
