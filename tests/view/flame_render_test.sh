@@ -5,7 +5,8 @@
 # (xmllint); every frame is as wide as its weight; kernel, Python and marker
 # frames are coloured by kind; the HTML page in headless chromium draws the
 # same frames, zooms (#zoom=) and searches (#search=) with the right share.
-# And `usdt --help`, `usdt stacks --help`, `usdt flame --help`. About 5 s.
+# A stack 4,200 frames deep in both. And `usdt --help`, `usdt stacks
+# --help`, `usdt flame --help`. About 5 s.
 T=flame_render_test.sh
 source "$(dirname "$0")/common.sh"
 
@@ -32,6 +33,10 @@ print("ksuffix", "ok" if "entry_SYSCALL_64_[k];ksys_read_[k] 100" in text and te
 open(tmp + "/s.svg", "w").write(flame.render_svg(back, "made-up <stacks>", "samples"))
 open(tmp + "/s.html", "w").write(flame.render_html(back, "made-up <stacks>", "samples"))
 open(tmp + "/t.svg", "w").write(flame.render_svg({(P("sleep (/a.py:1)"), K("schedule")): 1500000000}, "t", "ns"))
+# 4,200 frames deep (--max-frames goes to 4,096, and the kernel's on top).
+D = {tuple(P("f%d (/d.py:%d)" % (i, i)) for i in range(4200)): 10, (P("x (/d.py:1)"),): 5}
+open(tmp + "/deep.svg", "w").write(flame.render_svg(D, "deep", "samples"))
+open(tmp + "/deep.html", "w").write(flame.render_html(D, "deep", "samples"))
 PY
 grep -q '^roundtrip ok$' "$tmp/gen.out" && grep -q '^ksuffix ok$' "$tmp/gen.out" && pass folded_roundtrip_escapes_semicolons ||
 	fail folded_roundtrip_escapes_semicolons "$(cat "$tmp/gen.out")"
@@ -67,8 +72,10 @@ print("; ".join(bad) or "ok")
 PY
 )
 	raw=$(grep -c 'a&lt;b&gt;&amp;c' "$tmp/s.svg")
-	if xmllint --noout "$tmp/s.svg" "$tmp/t.svg" 2>"$tmp/xl.err" && [ "$out" = ok ] && [ "$raw" -ge 1 ]; then pass flame_svg_escaped_proportional_colored
-	else fail flame_svg_escaped_proportional_colored "$out escaped=$raw $(cat "$tmp/xl.err")"; fi
+	deep=$(grep -c '<g class="frame"' "$tmp/deep.svg")
+	if xmllint --noout "$tmp/s.svg" "$tmp/t.svg" "$tmp/deep.svg" 2>"$tmp/xl.err" && [ "$out" = ok ] && [ "$raw" -ge 1 ] &&
+		[ "$deep" = 4202 ]; then pass flame_svg_escaped_proportional_colored_4200_deep
+	else fail flame_svg_escaped_proportional_colored_4200_deep "$out escaped=$raw deep frames=$deep $(cat "$tmp/xl.err")"; fi
 fi
 
 if need chromium flame_html_draws_zooms_and_searches; then
@@ -105,6 +112,14 @@ PY
 )
 	if [ "$out" = ok ]; then pass flame_html_draws_zooms_and_searches
 	else fail flame_html_draws_zooms_and_searches "$out"; fi
+	rm -rf "$tmp/chr"
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$tmp/chr" --virtual-time-budget=3000 --dump-dom "file://$tmp/deep.html#search=%5Ef4199%20" 2>/dev/null >"$tmp/deep.dom"
+	n=$(grep -o '<g class="f[^"]*" data-name' "$tmp/deep.dom" | wc -l)
+	st=$(grep -o 'id="status">[^<]*' "$tmp/deep.dom")
+	if [ "$n" = 4202 ] && [ "$st" = 'id="status">matched: 66.67 % (10 samples)' ]; then pass flame_html_4200_deep
+	else fail flame_html_4200_deep "frames $n, $st"; fi
 fi
 
 # The C usdt dispatches both commands to the viewer, and its help names them.

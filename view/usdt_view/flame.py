@@ -48,7 +48,25 @@ def tree(stacks):
 
 
 def depth(node):
-    return 1 + max((depth(c) for c in node.children.values()), default=0)
+    """Levels under node, itself included (iterative: stacks run 4,000 deep)."""
+    best, todo = 0, [(node, 1)]
+    while todo:
+        n, d = todo.pop()
+        best = max(best, d)
+        todo.extend((c, d + 1) for c in n.children.values())
+    return best
+
+
+def preorder(root):
+    """(node, parent index, level) in drawing order: each node after its
+    parent, children in name order."""
+    out, todo = [], [(root, -1, 0)]
+    while todo:
+        n, parent, level = todo.pop()
+        i = len(out)
+        out.append((n, parent, level))
+        todo.extend((n.children[k], i, level + 1) for k in sorted(n.children, reverse=True))
+    return out
 
 
 def color(name, kind):
@@ -99,28 +117,29 @@ def render_svg(stacks, title, unit="samples", subtitle=""):
     frames = ET.SubElement(svg, "g", id="frames")
     scale = pw / (total or 1)
 
-    def draw(node, x, level):
-        wpx = node.value * scale
-        if wpx < MIN_PX:
-            return
-        y = h - MB - (level + 1) * FH
-        g = ET.SubElement(frames, "g", attrib={"class": "frame", "data-kind": node.kind,
-                                               "data-value": str(node.value)})
-        ET.SubElement(g, "title").text = label(node, total, unit)
-        ET.SubElement(g, "rect", x="%.2f" % x, y="%.1f" % y, width="%.2f" % wpx, height=str(FH - 1),
-                      fill=color(node.name, node.kind), rx="2", ry="2")
-        fit = int((wpx - 6) / CHAR_PX)
-        if fit >= 3:
-            text = node.name if len(node.name) <= fit else node.name[:fit - 2] + ".."
-            _text(g, x + 3, y + FH - 5, text, size=12)
-        cx = x
-        for key in sorted(node.children):
-            child = node.children[key]
-            draw(child, cx, level + 1)
-            cx += child.value * scale
-
     if total:
-        draw(root, ML, 0)
+        todo = [(root, ML, 0)]
+        while todo:
+            node, x, level = todo.pop()
+            wpx = node.value * scale
+            if wpx < MIN_PX:
+                continue  # and its callees, narrower still
+            y = h - MB - (level + 1) * FH
+            g = ET.SubElement(frames, "g", attrib={"class": "frame", "data-kind": node.kind,
+                                                   "data-value": str(node.value)})
+            ET.SubElement(g, "title").text = label(node, total, unit)
+            ET.SubElement(g, "rect", x="%.2f" % x, y="%.1f" % y, width="%.2f" % wpx, height=str(FH - 1),
+                          fill=color(node.name, node.kind), rx="2", ry="2")
+            fit = int((wpx - 6) / CHAR_PX)
+            if fit >= 3:
+                text = node.name if len(node.name) <= fit else node.name[:fit - 2] + ".."
+                _text(g, x + 3, y + FH - 5, text, size=12)
+            cx, kids = x, []
+            for key in sorted(node.children):
+                child = node.children[key]
+                kids.append((child, cx, level + 1))
+                cx += child.value * scale
+            todo.extend(reversed(kids))
     else:
         _text(svg, W / 2, h / 2, "no samples", "middle", size=14)
     if hasattr(ET, "indent"):
@@ -128,18 +147,17 @@ def render_svg(stacks, title, unit="samples", subtitle=""):
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(svg, encoding="unicode") + "\n"
 
 
-def _json_tree(node):
-    out = {"n": node.name, "k": node.kind, "v": node.value}
-    if node.children:
-        out["c"] = [_json_tree(node.children[k]) for k in sorted(node.children)]
-    return out
+def _json_nodes(root):
+    """The tree as a flat list (JSON nests only so deep): [name, kind,
+    value, parent index], parents first, children in name order."""
+    return [[n.name, n.kind, n.value, parent] for n, parent, _ in preorder(root)]
 
 
 def render_html(stacks, title, unit="samples", subtitle=""):
     root = tree(stacks)
     nonce = secrets.token_urlsafe(12)
     csp = "default-src 'none'; script-src 'nonce-%s'; style-src 'unsafe-inline'" % nonce
-    data = {"title": title, "unit": unit, "subtitle": subtitle or "", "tree": _json_tree(root),
+    data = {"title": title, "unit": unit, "subtitle": subtitle or "", "nodes": _json_nodes(root),
             "colors": {k: color(k, k) for k in ("py", "k", "mark", "root")}}
     blob = json.dumps(data).replace("</", "<\\/").replace("<!--", "<\\!--")
     return (TEMPLATE.replace("@CSP@", html.escape(csp, quote=True))
@@ -181,10 +199,11 @@ h1 { font-size: 16px; margin: 0 0 4px; }
 const D = JSON.parse(document.getElementById("data").textContent);
 const W = 1200, FH = 17, MIN_PX = 0.1, CHAR_PX = 7;
 const NS = "http://www.w3.org/2000/svg";
-const root = D.tree;
-(function link(n, p) { n.p = p; (n.c || []).forEach(c => link(c, n)); })(root, null);
-function depth(n) { return 1 + Math.max(0, ...(n.c || []).map(depth)); }
-const DEPTH = depth(root);
+// Flat nodes [name, kind, value, parent], parents first: a tree with n.p, n.c, n.d (level).
+const NODES = D.nodes.map(([n, k, v]) => ({ n: n, k: k, v: v, c: [], p: null, d: 0 }));
+D.nodes.forEach(([, , , p], i) => { if (p >= 0) { NODES[i].p = NODES[p]; NODES[i].d = NODES[p].d + 1; NODES[p].c.push(NODES[i]); } });
+const root = NODES[0];
+const DEPTH = 1 + NODES.reduce((a, n) => Math.max(a, n.d), 0);
 let focus = root, query = "";
 function crc(s) { // the same colour family per kind, varied by name
   let h = 0; for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
@@ -219,7 +238,7 @@ function draw() {
   for (let a = focus; a; a = a.p) ancestors.add(a);
   const scale = W / (focus.v || 1);
   let matched = 0;
-  function box(n, x, level, wpx, under) {
+  function box(n, x, level, wpx) {
     const g = document.createElementNS(NS, "g"), y = h - (level + 1) * FH;
     g.setAttribute("class", "f");
     g.dataset.name = n.n; g.dataset.kind = n.k; g.dataset.value = n.v;
@@ -237,33 +256,35 @@ function draw() {
       s.textContent = n.n.length <= fit ? n.n : n.n.slice(0, fit - 2) + "..";
       g.appendChild(s);
     }
-    if (m && m(n.n)) {
-      g.classList.add("match");
-      if (!under) matched += n.v;  // a match under a match is counted once
-    }
+    if (m && m(n.n)) g.classList.add("match");
     if (ancestors.has(n) && n !== focus) g.classList.add("dim");
     g.addEventListener("click", () => { focus = n; draw(); });
     g.addEventListener("mouseenter", () => { document.getElementById("detail").textContent = n.n + "  " + fmt(n.v) + ", " + pct(n.v); });
     svg.appendChild(g);
-    return m && m(n.n);
   }
-  function walk(n, x, level, under) {
-    const wpx = n.v * scale;
-    if (wpx < MIN_PX) return;
-    const hit = box(n, x, level, wpx, under);
-    let cx = x;
-    for (const c of n.c || []) { walk(c, cx, level + 1, under || hit); cx += c.v * scale; }
-  }
-  // The focus's ancestors full width under it, then the focus and its callees.
+  // The focus's ancestors full width under it, then the focus and its
+  // callees (no recursion: stacks run thousands of frames deep).
   const chain = [];
   for (let a = focus.p; a; a = a.p) chain.unshift(a);
-  let under = false;
-  chain.forEach((a, i) => { if (box(a, 0, i, W, under)) under = true; });
-  walk(focus, 0, chain.length, under);
+  chain.forEach((a, i) => box(a, 0, i, W));
+  const todo = [[focus, 0]];
+  while (todo.length) {
+    const [n, x] = todo.pop(), wpx = n.v * scale;
+    if (wpx < MIN_PX) continue;
+    box(n, x, n.d, wpx);
+    let cx = x;
+    const kids = [];
+    for (const c of n.c) { kids.push([c, cx]); cx += c.v * scale; }
+    for (let i = kids.length - 1; i >= 0; i--) todo.push(kids[i]);
+  }
   if (m) {
-    // Matches outside the zoomed part count too: the share is of the whole.
-    matched = 0;
-    (function all(n, u) { const hit = m(n.n); if (hit && !u) matched += n.v; (n.c || []).forEach(c => all(c, u || hit)); })(root, false);
+    // The share is of the whole, matches outside the zoomed part too; a
+    // match under a match is counted once (parents come first in NODES).
+    for (const n of NODES) {
+      n.hit = m(n.n);
+      n.under = n.p ? n.p.under || n.p.hit : false;
+      if (n.hit && !n.under) matched += n.v;
+    }
   }
   document.getElementById("status").textContent = (m ? "matched: " + pct(matched) + " (" + fmt(matched) + ")" : "") +
     (focus !== root ? "  zoomed to " + focus.n : "");
@@ -282,7 +303,7 @@ for (const part of location.hash.replace(/^#/, "").split("&")) {
   if (k === "search") { query = v; document.getElementById("q").value = v; }
   if (k === "zoom") {
     let best = null;
-    (function find(n) { if (n.n === v && (!best || n.v > best.v)) best = n; (n.c || []).forEach(find); })(root);
+    for (const n of NODES) if (n.n === v && (!best || n.v > best.v)) best = n;
     if (best) focus = best;
   }
 }
