@@ -326,7 +326,17 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
         try:
             while deadline is None or time.monotonic() < deadline:
                 if not t.running():
-                    raise ViewError(_why(t))
+                    # bpftrace -p ends with the process: what it counted
+                    # until then is printed after END, and still shown.
+                    try:
+                        t.done.get(timeout=5)
+                        t.done.put(True)
+                    except queue.Empty:
+                        pass
+                    if t.ended is None or os.path.exists("/proc/%d" % pid):
+                        raise ViewError(_why(t))
+                    sys.stderr.write("%s: process %d exited; its stacks until then:\n" % (what, pid))
+                    break
                 if keys:
                     if keys.quit(0.2):
                         break

@@ -79,13 +79,14 @@ def stacks_cmd(what, args):
     if args.print_program:
         sys.stdout.write(_program(what, pid, event, pystacks, layout, args.max_frames))
         return 0
+    comm = discover.comm_of(pid)  # now: the process may end while traced
     res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames,
                      program=args.text)
     if args.folded:
         sys.stdout.write(stacks.folded_lines(stacks.folded(res)))
         _summary(what, res)
     else:
-        sys.stdout.write(stacks.report(res, pid, discover.comm_of(pid), args.top or None))
+        sys.stdout.write(stacks.report(res, pid, comm, args.top or None))
     sys.stdout.flush()
     return 0
 
