@@ -8,7 +8,8 @@
 # their samples; the HTML page, loaded in headless chromium, draws them and
 # its search finds hot in 90 % or more; off-CPU time (sched_switch out to
 # back in) is sleeper's in clock_nanosleep; q in a terminal and SIGKILL of
-# the tool leave no bpftrace and every semaphore at 0. About 45 s.
+# the tool leave no bpftrace and every semaphore at 0; a process that exits
+# while traced keeps the stacks seen until then. About 25 s.
 T=flame_test.sh
 source "$(dirname "$0")/common.sh"
 need bpftrace flame_hot_innermost || exit 0
@@ -158,6 +159,13 @@ kill -KILL $V; wait $V 2>/dev/null
 why=$(untraced "$H")
 if [ "$running" -ge 1 ] && [ -z "$why" ]; then pass flame_killed_tool_takes_bpftrace_with_it
 else fail flame_killed_tool_takes_bpftrace_with_it "bpftrace before: $running; $why"; fi
+
+# A process that exits while traced: its stacks until then are written.
+start_workload brief bash -c 'exec "$PY" -m usdt tests/view/stacks_prog.py read --exit-after 4 "$@"' _ &&
+"$usdt" flame "$wl_pid" --event sys_enter_read --seconds 30 --folded "$tmp/brief.folded" 2>"$tmp/brief.err"; rc=$?
+if [ $rc -eq 0 ] && grep -q "^usdt flame: process $wl_pid exited; its stacks until then" "$tmp/brief.err" &&
+	grep -q ';serve ([^;]*;reader ([^;]*;' "$tmp/brief.folded"; then pass flame_process_exiting_keeps_its_stacks
+else fail flame_process_exiting_keeps_its_stacks "rc=$rc $(head -c 300 "$tmp/brief.err") $(head -c 300 "$tmp/brief.folded")"; fi
 
 "$usdt" flame "$H" --seconds 1 >/dev/null 2>"$tmp/e"; rc=$?
 if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/e")" = 1 ] && grep -q '^usdt flame: say what to write' "$tmp/e"; then pass flame_without_output_is_usage_error

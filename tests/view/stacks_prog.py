@@ -18,6 +18,7 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("mode", choices=("read", "hot"))
 ap.add_argument("--stats", required=True)
+ap.add_argument("--exit-after", type=float, default=0, metavar="SEC", help="exit SEC seconds after ready")
 opts = ap.parse_args()
 HERE = os.path.abspath(__file__)
 CODE_FILE = inspect.currentframe().f_code.co_filename  # as the interpreter names this file
@@ -74,6 +75,9 @@ def ready():
         json.dump({"file": CODE_FILE, "lines": where, "pid": os.getpid(), "python": sys.version}, f)
     os.rename(opts.stats + ".tmp", opts.stats)
     print("workload: pid %d ready" % os.getpid(), flush=True)
+    if opts.exit_after:
+        time.sleep(opts.exit_after)
+        os._exit(0)
 
 
 if opts.mode == "read":
