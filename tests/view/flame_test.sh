@@ -110,12 +110,16 @@ PY
 fi
 
 # Off-CPU time: sleeper's, in the kernel's nanosleep, the heaviest Python stack.
-"$usdt" flame "$H" --event offcpu --seconds 2 --folded "$tmp/off.folded" 2>"$tmp/off.err"; rc=$?
-out=$(python3 - "$tmp/off.folded" <<'PY' 2>&1
-import sys
+# (--no-lines: frames by function and file, a function's lines merged.)
+"$usdt" flame "$H" --event offcpu --seconds 2 --no-lines --folded "$tmp/off.folded" 2>"$tmp/off.err"; rc=$?
+out=$(python3 - "$tmp/off.folded" "$tmp/hot.json" <<'PY' 2>&1
+import json, sys
 by = {}
+f = json.load(open(sys.argv[2]))["file"]
 for line in open(sys.argv[1]):
     stack, _, n = line.rstrip("\n").rpartition(" ")
+    if any(x.startswith("sleeper (") and x != "sleeper (%s)" % f for x in stack.split(";")):
+        print("a frame with its line under --no-lines: %s" % stack); sys.exit()
     py = [x.split(" (")[0] for x in stack.split(";") if not x.endswith("_[k]")]
     k = [x for x in stack.split(";") if x.endswith("_[k]")]
     key = py[-1] if py else "?"

@@ -67,6 +67,9 @@ def _stack_options(p, event_help):
                    help="Python frames walked per stack (deeper ones end with a [truncated] frame)")
     p.add_argument("--print-program", action="store_true",
                    help="print the bpftrace program the tool would run, and exit")
+    p.add_argument("--no-lines", action="store_true",
+                   help="folded stacks and flame graphs by function and file, not line: a "
+                        "function's samples in one frame")
     p.add_argument("--program", metavar="FILE",
                    help="run this program instead: one of --print-program's, with probes of "
                         "your own added (each: the walk, the @pyseen block, @c[kstack, $pyh])")

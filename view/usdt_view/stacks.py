@@ -267,16 +267,17 @@ class Result:
     def weight(self, key):
         return self.times.get(key, 0) if self.event.weighted else self.counts.get(key, 0)
 
-    def python_frames(self, pyh):
+    def python_frames(self, pyh, lines=True):
         """Frames of a hash, root first, markers included: a list of
-        (name, kind) with kind py or mark."""
+        (name, kind) with kind py or mark; lines=False: func (file) only."""
         if not self.resolver.known(pyh):
             return [(LOST, "mark")]
         st = self.resolver.stack(pyh)
         # A frame the resolver could not name ([frame line lost], a freed
         # code object) is a marker, not a function.
         frames = [(f.func, "mark") if f.func.startswith("[") else
-                  ("%s (%s:%s)" % (f.func, f.file, "?" if f.line is None else f.line), "py")
+                  ("%s (%s:%s)" % (f.func, f.file, "?" if f.line is None else f.line) if lines else
+                   "%s (%s)" % (f.func, f.file), "py")
                   for f in reversed(st.frames)]
         if not frames:
             return [("[%s]" % (st.note or "no Python frames"), "mark")]
@@ -406,15 +407,16 @@ class _Keys:
         termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
 
-def folded(res, offsets=False):
-    """{tuple of (name, kind), root first: weight}, merged by names."""
+def folded(res, offsets=False, lines=True):
+    """{tuple of (name, kind), root first: weight}, merged by names (by
+    function and file alone with lines=False)."""
     out = {}
     for key in set(res.counts) | set(res.times):
         w = res.weight(key)
         if not w:
             continue
         kframes, h = key
-        frames = res.python_frames(h)
+        frames = res.python_frames(h, lines)
         for f in reversed(kframes):
             frames.append((f if offsets else _nooff(f), "k"))
         t = tuple(frames)

@@ -83,7 +83,7 @@ def stacks_cmd(what, args):
     res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames,
                      program=args.text)
     if args.folded:
-        sys.stdout.write(stacks.folded_lines(stacks.folded(res)))
+        sys.stdout.write(stacks.folded_lines(stacks.folded(res, lines=not args.no_lines)))
         _summary(what, res)
     else:
         sys.stdout.write(stacks.report(res, pid, comm, args.top or None))
@@ -105,7 +105,7 @@ def flame_cmd(what, args):
     comm = discover.comm_of(pid)
     res = stacks.run(pid, event, pystacks, layout, args.seconds, what, max_frames=args.max_frames,
                      program=args.text)
-    folded = stacks.folded(res)
+    folded = stacks.folded(res, lines=not args.no_lines)
     title = args.title or "%s: %s (pid %d)" % (comm, "on-CPU" if event.mode == "cpu" else event.label.split(",")[0], pid)
     total = sum(folded.values())
     sub = "%s, %.1f s: %s in %d stacks%s" % (
