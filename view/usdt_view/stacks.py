@@ -13,7 +13,7 @@ Frames for output, root first, as FlameGraph's folded format has them
 (stackcollapse's conventions): Python frames `func (file:line)`, outermost
 first, then kernel frames with `_[k]` appended; a stack the walk cut short
 starts with a [truncated ...] frame, a thread without Python state is one
-[no Python state] frame."""
+[no Python thread state] frame (the resolver's note, in brackets)."""
 import json
 import os
 import queue
@@ -33,7 +33,7 @@ U64 = (1 << 64) - 1
 LOST = "[Python stack not received]"
 KSUFFIX = "_[k]"
 
-# Time-weighted modes: (description, unit).
+# The modes by name, as the output describes them (read and offcpu: weighted by time).
 MODES = {
     "cpu": "on-CPU samples (profile timer)",
     "read": "time blocked in read(2), per thread (sys_enter_read to sys_exit_read)",
@@ -130,8 +130,10 @@ def build(pid, event, walk, emit, what="usdt stacks"):
     out = ["// %s: %s in pid %d (generated; run with: bpftrace -f json -p %d FILE)" % (what, event.label, pid, pid),
            "// Each action: the walk sets $pyh, a hash of the thread's Python stack; the",
            "// stack's PYF/PYE lines are printed once per new hash (@pyseen). @c[kstack, $pyh]",
-           "// counts events (@t: their time), @n all events. Another probe of your own takes",
-           "// the same two blocks (walk, then the @pyseen test) and its own map.",
+           "// counts events (@t: their time), @n all events. A probe of your own: add it to the",
+           "// first action's probe list, or give it an action of its own with the same walk,",
+           "// the @pyseen block, @n = count() and @c[kstack, $pyh] = count(); then run this",
+           "// with usdt stacks|flame PID --program FILE. Keep BEGIN and END: their lines are read.",
            'BEGIN { printf("%s B %%lld\\n", nsecs); }' % MARK]
     helpers = ["@pyseen"]
     if event.mode == "read":
