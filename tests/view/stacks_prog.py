@@ -1,7 +1,8 @@
 """The program usdt stacks_test.sh traces (run as `python -m usdt
 stacks_prog.py MODE --stats FILE`, so the runtime provider is on):
   read  reader() reads a file with os.read (read(2)) in a loop, called by
-        serve(); a second thread recurses 40 deep in deep() and reads there
+        serve(); a second thread recurses 40 (--depth) deep in deep() and
+        reads there
   hot   hot() spins in pure Python, called by compute(); a second thread
         sleeps 5 ms at a time in sleeper()
 It writes where its frames are (the file as its code objects name it, the
@@ -18,6 +19,7 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("mode", choices=("read", "hot"))
 ap.add_argument("--stats", required=True)
+ap.add_argument("--depth", type=int, default=40, help="deep()'s recursion (read)")
 ap.add_argument("--exit-after", type=float, default=0, metavar="SEC", help="exit SEC seconds after ready")
 opts = ap.parse_args()
 HERE = os.path.abspath(__file__)
@@ -81,7 +83,7 @@ def ready():
 
 
 if opts.mode == "read":
-    threading.Thread(target=deep, args=(40, os.open(HERE, os.O_RDONLY)), daemon=True).start()
+    threading.Thread(target=deep, args=(opts.depth, os.open(HERE, os.O_RDONLY)), daemon=True).start()
     serve()
 else:
     threading.Thread(target=sleeper, daemon=True).start()

@@ -290,10 +290,11 @@ class Result:
         return frames
 
     def missing(self):
-        """Hashes counted whose frames never arrived."""
+        """Stacks counted whose lines (all, or some frames') never arrived."""
         out = 0
         for _, h in self.counts:
-            if not self.resolver.known(h):
+            if not self.resolver.known(h) or any(f.func.startswith("[") and "lost" in f.func
+                                                 for f in self.resolver.stack(h).frames):
                 out += 1
         return out
 
@@ -369,9 +370,16 @@ def run(pid, event, pystacks, layout, seconds, what, quiet=False, max_frames=Non
     lost = t.lost + t.lost_from_stderr()
     res = Result(event, counts, times, total, span, lost, resolver,
                  max_frames or getattr(pystacks, "MAX_FRAMES", 0))
-    if lost:
-        sys.stderr.write("%s: WARNING: bpftrace lost %d events (its output buffer was full): %d of "
-                         "%d stacks have no Python frames\n" % (what, lost, res.missing(), len(counts)))
+    # Lines lost in bpftrace's output buffer: reported by bpftrace only once
+    # it writes there again, which may be never (every stack already seen),
+    # so the stacks whose lines never came are counted here too.
+    missing = res.missing()
+    if lost or missing:
+        sys.stderr.write("%s: WARNING: %s: %d of %d stacks lack Python frames, shown as %s or "
+                         "[frame line lost] (BPFTRACE_PERF_RB_PAGES=N, 64 by default, raises the "
+                         "buffer)\n" % (what, "bpftrace lost %d events, its output buffer full" % lost
+                                        if lost else "lines of bpftrace's output did not arrive",
+                                        missing, len(counts), LOST))
     counted = sum(counts.values())
     if counted != total:
         sys.stderr.write("%s: WARNING: %d of %d events not counted (bpftrace's map was full; "
