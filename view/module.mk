@@ -1,4 +1,4 @@
-# view: `usdt top` and `usdt heatmap`, a Python program (view/usdt-view and
+# view: `usdt top`, `usdt heatmap`, `usdt stacks` and `usdt flame`, a Python program (view/usdt-view and
 # its package view/usdt_view/) that the C `usdt` runs from ../libexec/usdt/
 # beside itself: copied there in the build tree by `make`, installed there
 # by `make install`.

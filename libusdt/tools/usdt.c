@@ -5,6 +5,8 @@
  *   usdt list [-p PROVIDER] [--no-str] [--json] PID|FILE
  *   usdt top PID ...        (a live view: usdt-view, in Python)
  *   usdt heatmap PID PAIR ...
+ *   usdt stacks PID --event EVENT ...   (Python+kernel stacks, counted)
+ *   usdt flame PID [--event EVENT] ...  (a flame graph of them)
  *
  * For a process, every executable file mapping is read for probe notes:
  * programs, shared libraries, and libusdt's dynamic images (files or
@@ -364,7 +366,7 @@ static int list_pid(void)
 }
 
 /*
- * top and heatmap are a Python program (curses, http.server, json: the
+ * top, heatmap, stacks and flame are a Python program (curses, http.server, json: the
  * standard library) installed beside this one in ../libexec/usdt/; it calls
  * back `usdt list --json` for discovery, through USDT_BIN. USDT_VIEW names
  * another copy, USDT_PYTHON another interpreter.
@@ -416,7 +418,9 @@ static int usage(FILE *f, int rc)
 	fprintf(f, "usage: usdt list [-p PROVIDER] [--no-str] [--json] PID|FILE\n"
 		   "       usdt top [-p PROVIDER] [-g GLOB] [-s KEY] [-i SEC] [--json] PID\n"
 		   "       usdt heatmap PID PROVIDER:PAIR [--svg FILE|--html FILE --seconds N]\n"
-		   "       usdt --help     (usdt top --help, usdt heatmap --help for theirs)\n"
+		   "       usdt stacks PID --event EVENT [--seconds N] [--folded]\n"
+		   "       usdt flame PID [--event EVENT] [--seconds N] --svg FILE|--html FILE|--folded FILE\n"
+		   "       usdt --help     (usdt top --help, usdt heatmap --help, ... for theirs)\n"
 		   "\n"
 		   "Lists the USDT probes of a running process (every program, library and\n"
 		   "libusdt image it has mapped, memfd images included) or of an ELF file\n"
@@ -443,6 +447,10 @@ static int usage(FILE *f, int rc)
 		   "of pairs matched by name (X__entry/X__return, X__start/X__done, @fbt's,\n"
 		   "python's functions). usdt heatmap: a live latency heat map of one pair,\n"
 		   "served on 127.0.0.1 with a token in its URL, or written as SVG or HTML.\n"
+		   "usdt stacks: the distinct Python+kernel stacks of a process at an event\n"
+		   "(a tracepoint, kprobe, uprobe, usdt probe, or read/offcpu for time\n"
+		   "blocked), most frequent first. usdt flame: a flame graph of them, on-CPU\n"
+		   "by default, as SVG, HTML or folded stacks (FlameGraph's, speedscope's).\n"
 		   "\n"
 		   "Exit status: 0 listed (\"no probes\" on stderr if none), 1 error (no such\n"
 		   "process, not an ELF file, malformed ELF file, permission denied), 2 usage.\n");
@@ -453,7 +461,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(stdout, 0);
-	if (argc >= 2 && (!strcmp(argv[1], "top") || !strcmp(argv[1], "heatmap")))
+	if (argc >= 2 && (!strcmp(argv[1], "top") || !strcmp(argv[1], "heatmap") ||
+			  !strcmp(argv[1], "stacks") || !strcmp(argv[1], "flame")))
 		return run_view(argc, argv);
 	if (argc < 3 || strcmp(argv[1], "list"))
 		return usage(stderr, 2);

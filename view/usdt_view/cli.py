@@ -1,11 +1,11 @@
-"""usdt top / usdt heatmap: argument parsing and the exit status (0 done,
+"""usdt top / usdt heatmap / usdt stacks / usdt flame: argument parsing and the exit status (0 done,
 1 an error a user meets, said in one line, 2 usage)."""
 import argparse
 import os
 import signal
 import sys
 
-from . import heatmap, top
+from . import heatmap, stacktool, top
 from .errors import ViewError
 from .model import SORT_KEYS
 from .session import Session, discover_all, parse_pid
@@ -57,6 +57,58 @@ def heatmap_parser():
     return p
 
 
+def _stack_options(p, event_help):
+    p.add_argument("pid", help="process id (a Python process with the usdt runtime provider: "
+                               "started with python -m usdt, or USDT_RUNTIME_PROBES=1)")
+    p.add_argument("-e", "--event", metavar="EVENT", help=event_help)
+    p.add_argument("--seconds", type=float, metavar="N", help="trace N seconds (default: until q or Ctrl-C)")
+    p.add_argument("--hz", type=int, default=99, metavar="N", help="on-CPU sampling rate (default 99)")
+    p.add_argument("--max-frames", type=int, metavar="N",
+                   help="Python frames walked per stack (deeper ones end with a [truncated] frame)")
+    p.add_argument("--print-program", action="store_true",
+                   help="print the bpftrace program the tool would run, and exit")
+    p.add_argument("--no-lines", action="store_true",
+                   help="folded stacks and flame graphs by function and file, not line: a "
+                        "function's samples in one frame")
+    p.add_argument("--program", metavar="FILE",
+                   help="run this program instead: one of --print-program's, with probes of "
+                        "your own added (each: the walk, the @pyseen block, @c[kstack, $pyh])")
+
+
+EVENTS = ("cpu (a profile timer, filtered by pid), read (time blocked in read(2), "
+          "per thread), offcpu (time off CPU, from sched_switch out to back in), a "
+          "bpftrace probe (tracepoint:CAT:NAME, kprobe:FUNC, uprobe:PATH:SYM, "
+          "usdt:PATH:PROV:NAME), a tracepoint by name (sys_enter_read), or "
+          "PROVIDER:NAME of a USDT probe of the process")
+
+
+def stacks_parser():
+    p = Parser(prog="usdt stacks", description=(
+        "The distinct stacks of a Python process at an event, most frequent (or, for "
+        "read and offcpu, longest) first: its Python frames, innermost first, as "
+        "func (file:line), and the kernel's apart. Counted in the kernel per (kernel "
+        "stack, Python stack), with bpftrace. Keys: q stops and prints."))
+    _stack_options(p, "what to count: " + EVENTS)
+    p.add_argument("--folded", action="store_true",
+                   help="print folded stacks (FlameGraph's flamegraph.pl, speedscope) instead")
+    p.add_argument("--top", type=int, default=20, metavar="N", help="the N heaviest stacks (default 20; 0 all)")
+    return p
+
+
+def flame_parser():
+    p = Parser(prog="usdt flame", description=(
+        "A flame graph of a Python process: its Python frames and the kernel's, on-CPU "
+        "by default (a profile timer), or at an event, or time-weighted (read, offcpu). "
+        "Written after --seconds (or q / Ctrl-C) as SVG, as a self-contained HTML page "
+        "(click to zoom, search), or as folded stacks."))
+    _stack_options(p, "what to sample (default cpu): " + EVENTS)
+    p.add_argument("--svg", metavar="FILE", help="write an SVG flame graph")
+    p.add_argument("--html", metavar="FILE", help="write an HTML page (zoom, search)")
+    p.add_argument("--folded", metavar="FILE", help="write folded stacks (FlameGraph's format; '-' stdout)")
+    p.add_argument("--title", help="the graph's title")
+    return p
+
+
 def _on_term(signum, frame):
     raise KeyboardInterrupt
 
@@ -92,7 +144,16 @@ def main(argv=None):
             probes, pair = heatmap.select(records, args.pair, pid)
             session = Session(what, pid, probes, [pair], 1.0, 1.0).start()
             return heatmap.run(session, pair, args)
-        sys.stderr.write("usage: usdt top [options] PID | usdt heatmap [options] PID PAIR "
+        if cmd in ("stacks", "flame"):
+            # Started in the background by a script, SIGINT comes ignored;
+            # a kill -INT (a Ctrl-C sent on) still stops and prints.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if cmd == "stacks":
+            return stacktool.stacks_cmd(what, stacks_parser().parse_args(argv[1:]))
+        if cmd == "flame":
+            return stacktool.flame_cmd(what, flame_parser().parse_args(argv[1:]))
+        sys.stderr.write("usage: usdt top [options] PID | usdt heatmap [options] PID PAIR | "
+                         "usdt stacks PID --event EVENT | usdt flame PID --svg FILE "
                          "(--help for each)\n")
         return 2
     except ViewError as e:

@@ -69,6 +69,9 @@ def check_environment():
 
 
 class Tracer:
+    # bpftrace 0.25+'s answer to a probe it cannot attach (see start()).
+    MISSING_PROBES = "warn"
+
     def __init__(self, pid, program, nprobes):
         self.pid, self.program, self.nprobes = pid, program, nprobes
         self.snapshots = queue.Queue()
@@ -94,7 +97,7 @@ class Tracer:
         # forms than bcc) is reported and left out, not the end of every
         # view of a process that maps such a library (Debian sid's glibc).
         # bpftrace 0.17 has no such variable and stops on it as before.
-        env["BPFTRACE_MISSING_PROBES"] = "warn"
+        env["BPFTRACE_MISSING_PROBES"] = self.MISSING_PROBES
         self.proc = subprocess.Popen(["bpftrace", "-f", "json", "-p", str(self.pid), path],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env,
