@@ -38,6 +38,10 @@ KEYED_PAIRS = {
 # Probes left out unless a --probe glob names them: tracing them makes the
 # runtime call a hook on every line of code, a slowdown of several times.
 COSTLY = {("python", "line"), ("node", "line")}
+# Also left out: python:stack__layout, the interpreter's layout for stack
+# walkers (usdt stacks): traced, it fires ten times a second and says
+# nothing about the program.
+NOT_BY_DEFAULT = COSTLY | {("python", "stack__layout")}
 
 
 class Probe:
@@ -119,7 +123,7 @@ def build(records, providers=None, globs=None):
         if globs:
             named = any(fnmatch.fnmatchcase(full, g) for g in globs)
         else:
-            named = (prov, name) not in COSTLY
+            named = (prov, name) not in NOT_BY_DEFAULT
         probes.append((path, prov, name, r.get("types", []), named))
     by_key = {(p[0], p[1], p[2]): p for p in probes}
     pairs, paired = [], set()
