@@ -69,3 +69,15 @@ tmux_quit() {
 	code=$(sed -n 's/^EXIT=//p' "$tmp/pane")
 	tmux kill-session -t "$1" 2>/dev/null
 }
+
+# A user's error: the command fails with exactly one line on stderr matching
+# the pattern, and nothing on stdout.
+one_line() { # name, expected pattern, command...
+	local name=$1 pat=$2; shift 2
+	"$@" >"$tmp/err.out" 2>"$tmp/err.err"; local rc=$?
+	if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err.err")" = 1 ] && grep -qE "$pat" "$tmp/err.err" && [ ! -s "$tmp/err.out" ]; then
+		pass "$name"
+	else
+		fail "$name" "rc=$rc $(cat "$tmp/err.err")"
+	fi
+}

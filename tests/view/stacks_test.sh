@@ -162,16 +162,7 @@ for sig in TERM INT; do
 	else fail "stacks_sig${sig}_prints_and_leaves_untraced" "rc=$rc $why $(head -c 300 "$tmp/sig.txt" "$tmp/sig.err")"; fi
 done
 
-# The errors a user meets: one line on stderr naming what was wrong.
-one_line() { # name, expected pattern, command...
-	local name=$1 pat=$2; shift 2
-	"$@" >"$tmp/err.out" 2>"$tmp/err.err"; local rc=$?
-	if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err.err")" = 1 ] && grep -qE "$pat" "$tmp/err.err" && [ ! -s "$tmp/err.out" ]; then
-		pass "$name"
-	else
-		fail "$name" "rc=$rc $(cat "$tmp/err.err")"
-	fi
-}
+# The errors a user meets: one line on stderr naming what was wrong (one_line: common.sh).
 one_line stacks_error_no_such_process '^usdt stacks: no process 999999999$' "$usdt" stacks 999999999 --event read
 sleep 60 & S=$!; pids+=($S)
 one_line stacks_error_not_python "^usdt stacks: process $S \(sleep\) is not a Python process" "$usdt" stacks "$S" --event read

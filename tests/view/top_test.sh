@@ -129,16 +129,7 @@ if [ $rc -eq 0 ] && [ "$got" = 50 ]; then pass "top_100_probes_all_timed (${took
 else fail top_100_probes_all_timed "rc=$rc pairs with calls: $got $(head -c 300 "$tmp/many.err")"; fi
 why=$(untraced "$M") && pass top_100_probes_leaves_process_untraced || fail top_100_probes_leaves_process_untraced "$why"
 
-# The errors a user meets: one line on stderr, a non-zero exit.
-one_line() { # name, expected pattern, command...
-	local name=$1 pat=$2; shift 2
-	"$@" >"$tmp/err.out" 2>"$tmp/err.err"; local rc=$?
-	if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err.err")" = 1 ] && grep -qE "$pat" "$tmp/err.err" && [ ! -s "$tmp/err.out" ]; then
-		pass "$name"
-	else
-		fail "$name" "rc=$rc $(cat "$tmp/err.err")"
-	fi
-}
+# The errors a user meets: one line on stderr, a non-zero exit (one_line: common.sh).
 one_line error_no_such_process '^usdt top: no process 999999999$' "$usdt" top 999999999
 # A process with no probes at all: a kernel thread (any program linked with
 # Debian sid's glibc maps libc's own probes).

@@ -8,12 +8,11 @@ to zoom to it, a search box that highlights matches and says their share;
 
 Classic layout: the root (all) at the bottom, callees above their callers,
 each frame as wide as its weight, children in name order (FlameGraph's)."""
-import html
-import json
 import secrets
 import xml.etree.ElementTree as ET
 import zlib
 
+from . import page
 from .svg import _text
 
 W = 1200
@@ -159,12 +158,7 @@ def render_html(stacks, title, unit="samples", subtitle=""):
     csp = "default-src 'none'; script-src 'nonce-%s'; style-src 'unsafe-inline'" % nonce
     data = {"title": title, "unit": unit, "subtitle": subtitle or "", "nodes": _json_nodes(root),
             "colors": {k: color(k, k) for k in ("py", "k", "mark", "root")}}
-    blob = json.dumps(data).replace("</", "<\\/").replace("<!--", "<\\!--")
-    return (TEMPLATE.replace("@CSP@", html.escape(csp, quote=True))
-            .replace("@NONCE@", nonce)
-            .replace("@TITLE@", html.escape(title))
-            .replace("@SUB@", html.escape(subtitle or ""))
-            .replace("@DATA@", blob))
+    return page.fill(TEMPLATE, csp, nonce, data, TITLE=title, SUB=subtitle or "")
 
 
 TEMPLATE = r"""<!DOCTYPE html>

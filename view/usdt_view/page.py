@@ -11,15 +11,19 @@ import secrets
 CSP = "default-src 'none'"
 
 
+def fill(template, csp, nonce, data, **text):
+    """A page's template with @CSP@, @NONCE@, each @NAME@ of text (escaped)
+    and, last, @DATA@: data as JSON no </script> inside can end early."""
+    out = template.replace("@CSP@", html.escape(csp, quote=True)).replace("@NONCE@", nonce)
+    for name, value in text.items():
+        out = out.replace("@%s@" % name, html.escape(value))
+    return out.replace("@DATA@", json.dumps(data).replace("</", "<\\/").replace("<!--", "<\\!--"))
+
+
 def render(data, live):
     nonce = secrets.token_urlsafe(12)
     csp = "default-src 'none'; script-src 'nonce-%s'; style-src 'unsafe-inline'; connect-src 'self'" % nonce
-    blob = json.dumps(data).replace("</", "<\\/").replace("<!--", "<\\!--")
-    return (TEMPLATE.replace("@CSP@", html.escape(csp, quote=True))
-            .replace("@NONCE@", nonce)
-            .replace("@TITLE@", html.escape(data.get("title", "")))
-            .replace("@LIVE@", "true" if live else "false")
-            .replace("@DATA@", blob))
+    return fill(TEMPLATE, csp, nonce, data, TITLE=data.get("title", ""), LIVE="true" if live else "false")
 
 
 TEMPLATE = r"""<!DOCTYPE html>

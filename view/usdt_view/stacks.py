@@ -14,7 +14,6 @@ Frames for output, root first, as FlameGraph's folded format has them
 first, then kernel frames with `_[k]` appended; a stack the walk cut short
 starts with a [truncated ...] frame, a thread without Python state is one
 [no Python thread state] frame (the resolver's note, in brackets)."""
-import json
 import os
 import queue
 import re
@@ -218,12 +217,7 @@ class StackTracer(Tracer):
         self.ready = queue.Queue()
 
     def _read_out(self):
-        for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            kind, data = msg.get("type"), msg.get("data")
+        for kind, data, msg in self._messages():
             if kind == "printf" and isinstance(data, str):
                 for text in data.splitlines():
                     parts = text.split()

@@ -123,14 +123,19 @@ class Tracer:
                 continue
             self.errors.append(line)
 
-    def _read_out(self):
-        snap, last = Snapshot(), None
+    def _messages(self):
+        """bpftrace -f json's messages, as (type, data, the whole message);
+        lines that are no JSON (none should be) are passed over."""
         for line in self.proc.stdout:
             try:
                 msg = json.loads(line)
             except ValueError:
                 continue
-            kind, data = msg.get("type"), msg.get("data")
+            yield msg.get("type"), msg.get("data"), msg
+
+    def _read_out(self):
+        snap, last = Snapshot(), None
+        for kind, data, _ in self._messages():
             if kind == "attached_probes":
                 self.attached = data.get("probes")
             elif kind == "printf" and isinstance(data, str):
