@@ -78,7 +78,10 @@ async function other() {
   assert.ok(file && !file.endsWith(`-abi${abi}.node`), `USDT_NODE_GC_ADDON=${file} is not another major's part`);
   const probes = ['gc__start', 'http__server__request'];
   force(probes, 1);
-  await until('the http hooks are installed', () => rt.state().installed.httpServer);
+  // Both families applied (the refused GC part's warning is emitted on
+  // the next tick of that apply, which can come after the http hooks').
+  await until('the gc and http families are applied', () => rt.state().installed.gc && rt.state().installed.httpServer);
+  await new Promise((r) => setImmediate(r));
   global.gc();
   const s = rt.state();
   assert.strictEqual(s.native.gc, false);
