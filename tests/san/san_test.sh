@@ -15,7 +15,7 @@ case $BUILD in *-san)
 	echo "SKIP san_test.sh:build: $BUILD is already the sanitizer build"; exit 0 ;;
 esac
 san=${BUILD}-san
-if ! make -s SANITIZE=1 BUILD="$san" lib tests $san/tests/fault/faults_test \
+if ! make -s SANITIZE=1 BUILD="$san" lib tools tests $san/tests/fault/faults_test \
 		>"$BUILD/san-build.log" 2>&1; then
 	echo "FAIL san_test.sh:build: make SANITIZE=1 BUILD=$san failed (see $BUILD/san-build.log)"
 	exit 1
