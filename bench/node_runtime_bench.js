@@ -12,8 +12,8 @@
 //                                  can tell on this machine
 //   node.runtime_enable_latency_ms semaphore up (as a tracer would raise it)
 //                                  -> GC callbacks installed (median of 15)
-//   node.runtime_idle_cpu_ms_per_s CPU time per second of an idle process,
-//                                  enabled minus not enabled (the watcher)
+// What an idle process pays per second (wakeups, CPU) is bench/idle_bench.sh's
+// node.runtime.*, measured against a process without usdt.
 // Ratios over 3 processes of 10 turns. Run by bench/node_bench.sh.
 const http = require('http');
 const { fork } = require('child_process');
@@ -115,24 +115,6 @@ async function latency() {
   return lat[Math.floor(lat.length / 2)];
 }
 
-// CPU the process spends per second doing nothing, enabled (libusdt's
-// watcher reading the semaphores every 5 ms) minus not enabled.
-async function idleCpu() {
-  const spent = async () => {
-    await sleep(400); // past the watcher's 300 ms of fast polling after a load
-    const a = cpuNs();
-    const t = now();
-    await sleep(2000);
-    return (cpuNs() - a) / ((now() - t) / 1e9) / 1e6;
-  };
-  runtime.disable();
-  const off = await spent();
-  runtime.enable();
-  const on = await spent();
-  runtime.disable();
-  return on - off;
-}
-
 const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 async function main() {
@@ -157,7 +139,6 @@ async function main() {
   bench('node.runtime_idle_ratio_null_alloc', all('allocNull').toFixed(3), 'ratio');
   bench('node.http_request_cpu_us', median(runs.map((r) => r.httpUs)).toFixed(1), 'us');
   bench('node.runtime_enable_latency_ms', (await latency()).toFixed(2), 'ms');
-  bench('node.runtime_idle_cpu_ms_per_s', (await idleCpu()).toFixed(2), 'ms');
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
