@@ -5,6 +5,7 @@ providers (one row per function)."""
 import fnmatch
 import json
 import os
+import shutil
 import subprocess
 
 from .errors import ViewError
@@ -85,6 +86,22 @@ def comm_of(pid):
             return f.read().strip()
     except OSError:
         return "?"
+
+
+def usdt_bin():
+    """The `usdt` tool: $USDT_BIN (the `usdt` that started us sets it), else
+    `usdt` on PATH, else the one installed beside us (PREFIX/libexec/usdt/
+    usdt_view -> PREFIX/bin/usdt), else the source tree's build/bin/usdt."""
+    if os.environ.get("USDT_BIN"):
+        return os.environ["USDT_BIN"]
+    if shutil.which("usdt"):
+        return "usdt"
+    here = os.path.dirname(os.path.abspath(__file__))
+    for cand in (os.path.join(here, "..", "..", "..", "bin", "usdt"),
+                 os.path.join(here, "..", "..", os.environ.get("BUILD", "build"), "bin", "usdt")):
+        if os.access(cand, os.X_OK):
+            return os.path.normpath(cand)
+    return "usdt"
 
 
 def list_probes(usdt_bin, pid):

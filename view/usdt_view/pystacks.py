@@ -50,7 +50,6 @@ stacks end with FLAG_TRUNCATED set and their innermost frames.
 """
 import os
 import re
-import shutil
 import signal
 import struct
 import subprocess
@@ -123,26 +122,10 @@ class Stack(NamedTuple):
 
 # ---- discover ---------------------------------------------------------------
 
-def _usdt_bin():
-    """$USDT_BIN (the `usdt` that started us sets it), else `usdt` on PATH,
-    else the one installed beside us (PREFIX/libexec/usdt/usdt_view ->
-    PREFIX/bin/usdt), else the source tree's build/bin/usdt."""
-    if os.environ.get("USDT_BIN"):
-        return os.environ["USDT_BIN"]
-    if shutil.which("usdt"):
-        return "usdt"
-    here = os.path.dirname(os.path.abspath(__file__))
-    for cand in (os.path.join(here, "..", "..", "..", "bin", "usdt"),
-                 os.path.join(here, "..", "..", os.environ.get("BUILD", "build"), "bin", "usdt")):
-        if os.access(cand, os.X_OK):
-            return os.path.normpath(cand)
-    return "usdt"
-
-
 def _layout_probe(pid):
     """The stack__layout probe record of pid, or a ViewError saying why not."""
     try:
-        records = _discover.list_probes(_usdt_bin(), pid)
+        records = _discover.list_probes(_discover.usdt_bin(), pid)
     except ViewError as e:
         msg = str(e)
         raise ViewError(msg if str(pid) in msg else "process %d: %s" % (pid, msg))

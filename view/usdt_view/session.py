@@ -10,11 +10,6 @@ from .model import Model
 from .tracer import Tracers, check_environment
 
 
-def usdt_bin():
-    """The `usdt` that started us (it sets USDT_BIN), else one on PATH."""
-    return os.environ.get("USDT_BIN") or "usdt"
-
-
 def parse_pid(text):
     try:
         pid = int(text)
@@ -67,7 +62,7 @@ def discover_all(what, pid, providers=None, globs=None):
     """Probes and pairs of the process after the filters, or a ViewError
     saying which of the user's errors it is."""
     check_environment()
-    records = discover.list_probes(usdt_bin(), pid)
+    records = discover.list_probes(discover.usdt_bin(), pid)
     if not records:
         raise ViewError("process %d (%s) has no USDT probes" % (pid, discover.comm_of(pid)))
     probes, pairs = discover.build(records, providers, globs)

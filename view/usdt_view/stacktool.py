@@ -6,7 +6,7 @@ import sys
 
 from . import discover, flame, stacks
 from .errors import ViewError
-from .session import parse_pid, usdt_bin
+from .session import parse_pid
 from .tracer import check_environment
 
 
@@ -58,7 +58,7 @@ def _prepare(what, args):
     if args.program:
         args.text, event = stacks.user_program(args.program)
     else:
-        event = stacks.parse_event(args.event, pid, args.hz, usdt_bin())
+        event = stacks.parse_event(args.event, pid, args.hz, discover.usdt_bin())
     pystacks = _engine()
     layout = pystacks.discover(pid)
     return pid, event, pystacks, layout
